@@ -1,0 +1,124 @@
+"""Progress: one small interface, and thin adapters over it.
+
+The pipeline reports ``(stage, percent)`` to a :class:`Progress`. It guarantees what
+every consumer relies on: the percent never goes backwards and reaches 100 exactly
+once, at the very end. Sinks (the terminal bar here; Redis and the web later) only
+display what they are given.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+import proglog
+from tqdm import tqdm
+
+#: Each stage's share of the bar. Rendering is nearly all of the wall time.
+STAGES: dict[str, tuple[float, float]] = {
+    "probe": (0.0, 5.0),
+    "plan": (5.0, 6.0),
+    "render": (6.0, 96.0),
+    "verify": (96.0, 99.0),
+    "publish": (99.0, 100.0),
+}
+
+
+@dataclass(frozen=True)
+class Update:
+    stage: str
+    percent: float
+
+
+class Sink(Protocol):
+    def __call__(self, update: Update) -> None: ...
+
+
+class Progress:
+    """What the pipeline talks to. Monotonic, with a single 100 at the end."""
+
+    def __init__(self, *sinks: Sink) -> None:
+        self._sinks = list(sinks)
+        self.percent = 0.0
+        self.stage = ""
+        self.finished = False
+
+    def add(self, sink: Sink) -> None:
+        self._sinks.append(sink)
+
+    def report(self, stage: str, percent: float) -> None:
+        if self.finished:
+            return
+        # 100 belongs to finish(): a stage that rounds up must not end the bar early.
+        percent = min(max(percent, self.percent), 99.9)
+        if stage == self.stage and percent - self.percent < 0.05:
+            return
+        self.stage, self.percent = stage, percent
+        self._emit(Update(stage, percent))
+
+    def within(self, stage: str, fraction: float) -> None:
+        """Report ``fraction`` (0..1) of the way through ``stage``."""
+        lo, hi = STAGES[stage]
+        self.report(stage, lo + (hi - lo) * min(max(fraction, 0.0), 1.0))
+
+    def finish(self) -> None:
+        if self.finished:
+            return
+        self.finished = True
+        self.stage, self.percent = "done", 100.0
+        self._emit(Update("done", 100.0))
+
+    def _emit(self, update: Update) -> None:
+        for sink in self._sinks:
+            sink(update)
+
+
+class TerminalBar:
+    """The CLI's bar: tqdm, showing the stage as the description."""
+
+    def __init__(self, **tqdm_kwargs: Any) -> None:
+        self._bar = tqdm(
+            total=100,
+            unit="%",
+            bar_format="{desc:<8} {percentage:3.0f}%|{bar}| {elapsed}<{remaining}",
+            **tqdm_kwargs,
+        )
+
+    def __call__(self, update: Update) -> None:
+        self._bar.set_description_str(update.stage, refresh=False)
+        self._bar.update(update.percent - self._bar.n)
+
+    def close(self) -> None:
+        self._bar.close()
+
+
+class MoviePyBars(proglog.ProgressBarLogger):  # type: ignore[misc]
+    """Folds MoviePy's audio pass and video pass into one fraction of ``render``.
+
+    MoviePy writes the whole audio track first (``chunk`` bar), then the frames
+    (``frame_index`` bar); the audio costs a few percent of the video's time.
+    ``on_tick`` runs for every bar step, which makes it the natural place to
+    notice a cancellation.
+    """
+
+    AUDIO_SHARE = 0.05
+
+    def __init__(
+        self, on_fraction: Callable[[float], None], on_tick: Callable[[], None] | None = None
+    ) -> None:
+        super().__init__()
+        self._on_fraction = on_fraction
+        self._on_tick = on_tick
+
+    def bars_callback(self, bar: str, attr: str, value: Any, old_value: Any = None) -> None:
+        if attr != "index":
+            return
+        if self._on_tick:
+            self._on_tick()
+        total = self.bars[bar].get("total") or 1
+        done = min((value + 1) / total, 1.0)
+        if bar == "chunk":
+            self._on_fraction(self.AUDIO_SHARE * done)
+        elif bar == "frame_index":
+            self._on_fraction(self.AUDIO_SHARE + (1 - self.AUDIO_SHARE) * done)

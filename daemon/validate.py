@@ -1,0 +1,174 @@
+"""Validate stage: the request and every shot, with every problem reported at once.
+
+An editor fixing a cut wants the whole list, not one error per round trip, so this
+module keeps going after the first problem: the document is checked against the
+models, and each shot that parses is checked on disk, whatever else is wrong.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path, PurePosixPath
+from typing import Any
+
+from pydantic import ValidationError
+
+from .errors import Problem, ProbeError, ValidationFailed
+from .probe import MediaInfo, check_decodes, probe
+from .request import AssemblyRequest, Shot, _shot_from_string
+from .settings import Settings
+
+# "http:", "concat:", "pipe:", "file:", "data:" ... Anything shaped like a URL
+# scheme or an FFmpeg protocol prefix; a relative path never starts like that.
+_SCHEME = re.compile(r"^[A-Za-z][A-Za-z0-9+.\-]*:")
+
+
+@dataclass(frozen=True)
+class ProbedShot:
+    """A shot that passed validation, with its resolved file and what is in it."""
+
+    index: int
+    entry: Shot
+    source: Path
+    info: MediaInfo
+    start: float
+    end: float
+
+    @property
+    def duration(self) -> float:
+        return self.end - self.start
+
+
+@dataclass(frozen=True)
+class ValidatedRequest:
+    request_path: Path
+    project_dir: Path
+    request: AssemblyRequest
+    raw: dict[str, Any]
+    shots: list[ProbedShot]
+
+
+def read_request(request_path: Path) -> tuple[dict[str, Any], AssemblyRequest | None, list[Problem]]:
+    """Parse and model-check the file. Returns the raw document even when invalid."""
+    try:
+        text = request_path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        return {}, None, [Problem("missing_file", "the request file does not exist")]
+    except (OSError, UnicodeDecodeError) as exc:
+        return {}, None, [Problem("unreadable", f"the request file cannot be read: {exc}")]
+    try:
+        raw = json.loads(text)
+    except json.JSONDecodeError as exc:
+        return {}, None, [
+            Problem("bad_json", f"not valid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}")
+        ]
+    if not isinstance(raw, dict):
+        return {}, None, [Problem("bad_json", "the request must be a JSON object")]
+    try:
+        return raw, AssemblyRequest.model_validate(raw), []
+    except ValidationError as exc:
+        return raw, None, [_problem_from_pydantic(err, raw) for err in exc.errors()]
+
+
+def _problem_from_pydantic(err: Any, raw: dict[str, Any]) -> Problem:
+    loc = [p for p in err["loc"] if p not in ("str", "Shot", "function-after[_ordered(), Shot]")]
+    reason = err["msg"].removeprefix("Value error, ")
+    if err["type"] == "extra_forbidden":
+        reason = f"unknown key '{loc[-1]}'; check the spelling"
+    elif err["type"] == "missing":
+        reason = f"'{loc[-1]}' is required"
+    if len(loc) >= 2 and loc[0] == "shots" and isinstance(loc[1], int):
+        entry = raw.get("shots", [])[loc[1]]
+        path = entry if isinstance(entry, str) else (entry or {}).get("path")
+        return Problem(
+            "invalid_shot", reason, shot_index=loc[1], path=path if isinstance(path, str) else None
+        )
+    field = ".".join(str(p) for p in loc) or None
+    code = "unknown_key" if err["type"] == "extra_forbidden" else "invalid_setting"
+    return Problem(code, reason, field=field)
+
+
+def check_shot(
+    project: Path, index: int, shot: Shot, settings: Settings
+) -> tuple[ProbedShot | None, list[Problem]]:
+    """Every check one shot needs, from path safety down to decoding."""
+
+    def problem(code: str, reason: str) -> tuple[None, list[Problem]]:
+        return None, [Problem(code, reason, shot_index=index, path=shot.path)]
+
+    text = shot.path
+    if _SCHEME.match(text):
+        scheme = text.split(":", 1)[0]
+        return problem(
+            "url_not_allowed",
+            f"'{scheme}:' is a URL or an FFmpeg protocol; only files inside the project "
+            "folder can be shots",
+        )
+    if PurePosixPath(text).is_absolute():
+        return problem(
+            "outside_project", "absolute paths are not allowed; give a path relative to the project"
+        )
+    root = project.resolve()
+    source = (root / text).resolve()
+    if not source.is_relative_to(root):
+        how = "through a symlink" if ".." not in PurePosixPath(text).parts else "with '..'"
+        return problem("outside_project", f"leads outside the project folder ({how})")
+    if not source.exists():
+        return problem("missing_file", "file not found")
+    if not source.is_file():
+        return problem("not_a_file", "is not a regular file")
+    if source.stat().st_size == 0:
+        return problem("empty_file", "the file is empty (0 bytes)")
+    try:
+        info = probe(source)
+    except ProbeError as exc:
+        return problem(exc.code, exc.reason)
+    start = shot.in_ or 0.0
+    end = shot.out if shot.out is not None else info.duration
+    # Half a frame of slack: "out": 3.0 on a 2.99 s clip is what the editor meant.
+    slack = float(0.5 / info.frame_rate)
+    trims: list[str] = []
+    if start >= info.duration:
+        trims.append(f"'in' {start:.3f} s is not before the end of the shot ({info.duration:.3f} s)")
+    if shot.out is not None and shot.out > info.duration + slack:
+        trims.append(f"'out' {shot.out:.3f} s is past the end of the shot ({info.duration:.3f} s)")
+    if trims:
+        return None, [
+            Problem("trim_out_of_range", t, shot_index=index, path=shot.path) for t in trims
+        ]
+    end = min(end, info.duration)
+    try:
+        check_decodes(source, info, start, end, full=settings.decode_check == "full")
+    except ProbeError as exc:
+        return problem(exc.code, exc.reason)
+    return ProbedShot(index, shot, source, info, start, end), []
+
+
+def validate(
+    request_path: Path,
+    settings: Settings,
+    on_shot: Callable[[int, int], None] | None = None,
+) -> ValidatedRequest:
+    """Check everything; raise :class:`ValidationFailed` listing every problem."""
+    request_path = Path(request_path)
+    project = request_path.resolve().parent
+    raw, request, problems = read_request(request_path)
+    entries = raw.get("shots") if isinstance(raw.get("shots"), list) else []
+    probed: list[ProbedShot] = []
+    for index, entry in enumerate(entries):
+        try:
+            shot = Shot.model_validate(_shot_from_string(entry))
+        except ValidationError:
+            continue  # already reported by the document check
+        ok, shot_problems = check_shot(project, index, shot, settings)
+        problems += shot_problems
+        if ok is not None:
+            probed.append(ok)
+        if on_shot:
+            on_shot(index + 1, len(entries))
+    if problems or request is None:
+        raise ValidationFailed(str(request_path), problems)
+    return ValidatedRequest(request_path, project, request, raw, probed)

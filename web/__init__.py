@@ -1,0 +1,1 @@
+"""assemblyd's web app: job status, cancellation, live progress and a dashboard."""
