@@ -14,7 +14,7 @@ from types import FrameType
 from typing import Any
 
 from .errors import AssemblyError, Canceled, ValidationFailed, describe
-from .settings import Settings, load_settings
+from .settings import Settings, install, load_settings
 
 EXIT_OK, EXIT_FAILED, EXIT_INVALID, EXIT_CANCELED = 0, 1, 2, 130
 
@@ -28,8 +28,12 @@ def _settings(args: argparse.Namespace) -> Settings:
         "log_level": args.log_level,
         "ffmpeg_threads": getattr(args, "threads", None),
         "decode_check": getattr(args, "decode_check", None),
+        "roots": getattr(args, "root", None),
+        "workers": getattr(args, "workers", None),
+        "observer": getattr(args, "observer", None),
     }
     settings = load_settings(**overrides)
+    install(settings)
     logging.basicConfig(
         level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
@@ -111,6 +115,88 @@ def cmd_demo(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _need_roots(settings: Settings) -> None:
+    if not settings.roots:
+        raise SystemExit("assemblyd: no watch root; pass --root DIR or set roots in the config")
+
+
+def cmd_watch(args: argparse.Namespace) -> int:
+    from .service import Service
+
+    settings = _settings(args)
+    _need_roots(settings)
+    return Service(settings, workers=0).run()
+
+
+def cmd_up(args: argparse.Namespace) -> int:
+    from .service import Service
+
+    settings = _settings(args)
+    _need_roots(settings)
+    if args.demo:
+        from .samples import write_demo_project
+
+        target = settings.roots[0] / "demo"
+        if not target.exists():
+            print(f"assemblyd: writing a sample project to {target}", file=sys.stderr)
+            settings.roots[0].mkdir(parents=True, exist_ok=True)
+            write_demo_project(target)
+    for root in settings.roots:
+        root.mkdir(parents=True, exist_ok=True)
+    return Service(settings, workers=settings.workers).run()
+
+
+def cmd_worker(args: argparse.Namespace) -> int:
+    from .worker import run_worker
+
+    settings = _settings(args)
+    run_worker(settings, burst=args.burst)
+    return EXIT_OK
+
+
+def _connection(settings: Settings) -> Any:
+    from .redis_server import connect, redis_url
+
+    return connect(redis_url(settings))
+
+
+def cmd_jobs(args: argparse.Namespace) -> int:
+    from .jobqueue import list_views
+
+    settings = _settings(args)
+    views = list_views(_connection(settings), settings, state=args.state, project=args.project)
+    if args.json:
+        print(json.dumps(views, indent=2))
+        return EXIT_OK
+    if not views:
+        print("no jobs", file=sys.stderr)
+    for v in views:
+        line = f"{v['id']}  {v['state']:<9} {v['progress']:5.1f}%  {v['stage']:<8} {v['request']}"
+        if v["error"]:
+            line += f"\n    {v['error']['message']}"
+        elif v["export"]:
+            line += f"\n    -> {v['export']}"
+        print(line)
+    return EXIT_OK
+
+
+def cmd_cancel(args: argparse.Namespace) -> int:
+    import time
+
+    from .jobqueue import cancel, fetch, view
+
+    settings = _settings(args)
+    conn = _connection(settings)
+    outcome = cancel(conn, args.job_id)
+    deadline = time.monotonic() + args.wait
+    state = view(fetch(conn, args.job_id))["state"]
+    while state != "canceled" and time.monotonic() < deadline:
+        time.sleep(0.1)
+        state = view(fetch(conn, args.job_id))["state"]
+    print(f"{args.job_id}: {state}" + ("" if state == "canceled" else f" ({outcome})"))
+    return EXIT_OK if state == "canceled" else EXIT_FAILED
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="assemblyd",
@@ -134,6 +220,32 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--threads", type=int, help="ffmpeg encoder threads (0 = all cores)")
     p.add_argument("--decode-check", choices=["keyframes", "full"])
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+
+    def service_flags(p: argparse.ArgumentParser) -> None:
+        p.add_argument("--root", action="append", type=Path, metavar="DIR",
+                       help="a watch root (repeat for several)")
+        p.add_argument("--observer", choices=["auto", "inotify", "polling"])
+
+    p = add("up", cmd_up, "Run everything: embedded Redis if none is configured, workers, watcher.")
+    service_flags(p)
+    p.add_argument("--workers", type=int, help="worker processes (default 1)")
+    p.add_argument("--demo", action="store_true",
+                   help="first write a sample project with generated shots into the root")
+
+    p = add("watch", cmd_watch, "Watch the roots and queue requests (no workers).")
+    service_flags(p)
+
+    p = add("worker", cmd_worker, "Run one RQ worker that renders queued requests.")
+    p.add_argument("--burst", action="store_true", help="exit when the queue is empty")
+
+    p = add("jobs", cmd_jobs, "List jobs with their state and progress, newest first.")
+    p.add_argument("--state", choices=["queued", "running", "finished", "failed", "canceled"])
+    p.add_argument("--project", help="only jobs whose project path contains this")
+    p.add_argument("--json", action="store_true")
+
+    p = add("cancel", cmd_cancel, "Cancel a queued or running job.")
+    p.add_argument("job_id")
+    p.add_argument("--wait", type=float, default=15.0, help="seconds to wait for it to stop")
 
     p = add("schema", cmd_schema, "Print the JSON Schema of assembly.json.")
     p.add_argument("--write", type=Path, help="write it to this file instead")

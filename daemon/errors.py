@@ -114,6 +114,14 @@ class Canceled(AssemblyError):
         super().__init__(reason)
 
 
+class JobNotFound(AssemblyError):
+    code = "job_not_found"
+
+
+class JobAlreadyEnded(AssemblyError):
+    code = "job_already_ended"
+
+
 def describe(exc: BaseException) -> str:
     """The message a user reads for ``exc``: what went wrong, where, and why."""
     if isinstance(exc, ValidationFailed):

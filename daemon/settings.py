@@ -14,7 +14,7 @@ import os
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import Field
+from pydantic import Field, field_validator
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -61,8 +61,98 @@ class Settings(BaseSettings):
         ),
     )
 
+    # --- watching --------------------------------------------------------------
+    roots: list[Path] = Field(
+        default_factory=list,
+        description="Watch roots. Projects are folders below a root holding a request file.",
+    )
+    project_depth: int = Field(
+        3,
+        ge=0,
+        le=10,
+        description=(
+            "How many folders below a root a project may sit: 0 is the root itself, "
+            "3 allows root/show/sequence/shot/. Deeper request files are ignored."
+        ),
+    )
+    observer: Literal["auto", "inotify", "polling"] = Field(
+        "auto",
+        description=(
+            "'auto' polls roots on network filesystems (NFS, SMB/CIFS, sshfs...), where "
+            "inotify never hears writes made by other machines, and uses inotify elsewhere."
+        ),
+    )
+    poll_interval: float = Field(2.0, gt=0, description="Seconds between polls of a polled root.")
+    rescan_interval: float = Field(
+        30.0,
+        gt=0,
+        description=(
+            "Seconds between full rescans. inotify drops events when its queue "
+            "overflows; the rescan also reconciles the status files with the queue."
+        ),
+    )
+    stable_seconds: float = Field(
+        2.0,
+        ge=0,
+        description="A request is acted on once its size and mtime have not changed for this long.",
+    )
+
+    # --- queue -----------------------------------------------------------------
+    redis_url: str | None = Field(
+        None,
+        description=(
+            "Redis to share with workers, e.g. redis://nas:6379/0. Unset: a private "
+            "redis-server is started with its data in state_dir, on a Unix socket."
+        ),
+    )
+    state_dir: Path = Field(
+        Path("~/.local/state/assemblyd"),
+        description="Embedded Redis data and socket.",
+    )
+    queue_name: str = Field("assemblyd", description="RQ queue the daemon fills and workers drain.")
+    job_timeout: int = Field(
+        6 * 3600,
+        gt=0,
+        description="Seconds a render may run; hours of 4K conform are real, forever is not.",
+    )
+    result_ttl: int = Field(
+        7 * 86400, description="Seconds finished jobs stay visible in Redis (a week)."
+    )
+    failure_ttl: int = Field(
+        30 * 86400, description="Seconds failed and canceled jobs stay in Redis (a month)."
+    )
+    heartbeat_interval: int = Field(
+        5,
+        ge=1,
+        description=(
+            "Seconds between a worker's heartbeats while rendering. A job whose worker "
+            "died is failed after three missed beats."
+        ),
+    )
+    progress_interval: float = Field(
+        0.25, gt=0, description="Minimum seconds between progress messages (4 a second)."
+    )
+    workers: int = Field(1, ge=1, description="Workers 'assemblyd up' starts.")
+    path_map: dict[str, str] = Field(
+        default_factory=dict,
+        description=(
+            "Prefix rewrites for workers that mount the NAS elsewhere, "
+            "e.g. {\"/mnt/nas\" = \"/Volumes/nas\"}. Best avoided: mount it at the same path."
+        ),
+    )
+
     # --- logging ---------------------------------------------------------------
     log_level: str = Field("INFO", description="Python logging level name.")
+
+    @field_validator("state_dir")
+    @classmethod
+    def _expand_state_dir(cls, value: Path) -> Path:
+        return value.expanduser().absolute()
+
+    @field_validator("roots")
+    @classmethod
+    def _expand_roots(cls, value: list[Path]) -> list[Path]:
+        return [root.expanduser().absolute() for root in value]
 
     @classmethod
     def settings_customise_sources(
@@ -83,3 +173,28 @@ class Settings(BaseSettings):
 def load_settings(**overrides: Any) -> Settings:
     """Build the settings; ``overrides`` are CLI flags (``None`` means not given)."""
     return Settings(**{k: v for k, v in overrides.items() if v is not None})
+
+
+_current: Settings | None = None
+
+
+def install(settings: Settings) -> None:
+    """Make ``settings`` the process's settings (the CLI does this once at start)."""
+    global _current
+    _current = settings
+
+
+def current() -> Settings:
+    """The process's settings; loaded from file and env on first use (RQ work horses)."""
+    global _current
+    if _current is None:
+        _current = load_settings()
+    return _current
+
+
+def map_path(path: str, settings: Settings) -> str:
+    """Rewrite a path from the daemon's view of the NAS to this machine's."""
+    for prefix, local in settings.path_map.items():
+        if path == prefix or path.startswith(prefix.rstrip("/") + "/"):
+            return local.rstrip("/") + path[len(prefix.rstrip("/")) :]
+    return path

@@ -54,13 +54,20 @@ class ValidatedRequest:
 def read_request(request_path: Path) -> tuple[dict[str, Any], AssemblyRequest | None, list[Problem]]:
     """Parse and model-check the file. Returns the raw document even when invalid."""
     try:
-        text = request_path.read_text(encoding="utf-8")
+        data = request_path.read_bytes()
     except FileNotFoundError:
         return {}, None, [Problem("missing_file", "the request file does not exist")]
-    except (OSError, UnicodeDecodeError) as exc:
+    except OSError as exc:
         return {}, None, [Problem("unreadable", f"the request file cannot be read: {exc}")]
+    return parse_request(data)
+
+
+def parse_request(data: bytes) -> tuple[dict[str, Any], AssemblyRequest | None, list[Problem]]:
+    """Parse and model-check request bytes; every problem, not just the first."""
     try:
-        raw = json.loads(text)
+        raw = json.loads(data.decode("utf-8"))
+    except UnicodeDecodeError:
+        return {}, None, [Problem("bad_json", "not UTF-8 text")]
     except json.JSONDecodeError as exc:
         return {}, None, [
             Problem("bad_json", f"not valid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}")

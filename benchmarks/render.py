@@ -1,0 +1,244 @@
+"""Render benchmark: assemblyd against plain MoviePy, wall time and peak memory.
+
+Both engines run as subprocesses, interleaved, on cached synthetic fixtures; the
+peak RSS is summed over the whole process tree (Python plus its ffmpeg children).
+See benchmarks/README.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import psutil
+
+CASES = ("matching", "mixed")
+ENGINES = ("assemblyd", "moviepy")
+BASELINE = "moviepy"
+SECONDS = 3.0
+SAMPLE_EVERY = 0.05
+MB = 1024 * 1024
+
+
+@dataclass(frozen=True)
+class Run:
+    case: str
+    engine: str
+    wall: float
+    peak_rss: int
+    ok: bool
+
+
+# -- fixtures (not timed) ----------------------------------------------------------
+def shot_spec(case: str, i: int) -> dict[str, object]:
+    """Shot ``i`` of a case: all 1080p24 with audio, or alternating 720p25/1080p24."""
+    tone = 330.0 + 40 * (i % 10)
+    if case == "matching" or i % 2:
+        return {"size": (1920, 1080), "fps": 24, "audio": True, "tone": tone}
+    return {"size": (1280, 720), "fps": 25, "audio": i % 4 != 0, "tone": tone}
+
+
+def fixtures(workdir: Path, case: str, shots: int) -> Path:
+    """Generate (once) the shots and the request of a case; return the request path."""
+    from daemon.samples import make_clip
+
+    project = workdir / case
+    for i in range(shots):
+        clip = project / "shots" / f"sh{i + 1:03d}.mp4"
+        if not clip.is_file():
+            print(f"  generating {clip}", file=sys.stderr)
+            part = clip.with_suffix(".part.mp4")
+            make_clip(part, duration=SECONDS, **shot_spec(case, i))  # type: ignore[arg-type]
+            part.rename(clip)
+    request = project / f"n{shots}.assembly.json"
+    body = {
+        "name": f"bench-{case}-n{shots}",
+        "shots": [f"shots/sh{i + 1:03d}.mp4" for i in range(shots)],
+        "output": {
+            "resolution": "1920x1080",
+            "fps": 24,
+            "bitrate": "5000k",
+            "quality_preset": "standard",
+        },
+    }
+    request.write_text(json.dumps(body, indent=2) + "\n")
+    return request
+
+
+# -- the baseline, in its own process ----------------------------------------------
+def baseline_run(request: Path, out: Path, method: str) -> None:
+    """What a user would write with MoviePy: open every shot, concatenate, write."""
+    from moviepy import VideoFileClip, concatenate_videoclips
+
+    body = json.loads(request.read_text())
+    clips = [VideoFileClip(str(request.parent / shot)) for shot in body["shots"]]
+    final = concatenate_videoclips(clips, method=method)
+    final.write_videofile(
+        str(out),
+        fps=24,
+        codec="libx264",
+        bitrate="5000k",
+        preset="medium",
+        audio_codec="aac",
+        logger=None,
+    )
+    final.close()
+    for clip in clips:
+        clip.close()
+
+
+# -- measuring -------------------------------------------------------------------------
+def tree_rss(root: psutil.Process) -> int:
+    total = 0
+    try:
+        procs = [root, *root.children(recursive=True)]
+    except psutil.Error:
+        return 0
+    for proc in procs:
+        try:
+            total += proc.memory_info().rss
+        except psutil.Error:
+            continue
+    return total
+
+
+def measure(cmd: list[str], cwd: Path) -> tuple[float, int, subprocess.CompletedProcess[str]]:
+    """Run ``cmd``; return wall seconds, peak RSS of its process tree, and the result."""
+    began = time.perf_counter()
+    popen = subprocess.Popen(
+        cmd, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
+    root = psutil.Process(popen.pid)
+    peak = 0
+    done = threading.Event()
+
+    def sample() -> None:
+        nonlocal peak
+        while not done.is_set():
+            peak = max(peak, tree_rss(root))
+            done.wait(SAMPLE_EVERY)
+
+    sampler = threading.Thread(target=sample, daemon=True)
+    sampler.start()
+    stdout, stderr = popen.communicate()
+    wall = time.perf_counter() - began
+    done.set()
+    sampler.join()
+    return wall, peak, subprocess.CompletedProcess(cmd, popen.returncode, stdout, stderr)
+
+
+def run_once(case: str, engine: str, request: Path) -> Run:
+    project = request.parent
+    if engine == "assemblyd":
+        cmd = [sys.executable, "-m", "daemon", "render", str(request), "-q"]
+        out = None
+    else:
+        out = project / f"baseline-{case}.mp4"
+        script = str(Path(__file__).resolve())
+        cmd = [sys.executable, script, "--baseline-run", str(request), "--out", str(out)]
+        cmd += ["--method", "chain" if case == "matching" else "compose"]
+    # cwd is the project, so no repository config/assemblyd.toml is picked up and
+    # MoviePy's temporary audio file lands in the workdir.
+    wall, peak, result = measure(cmd, project)
+    if engine == "assemblyd" and result.returncode == 0 and result.stdout.strip():
+        out = Path(result.stdout.strip().splitlines()[-1])  # the export path
+    ok = result.returncode == 0 and out is not None and out.is_file() and out.stat().st_size > 0
+    if not ok:
+        print(
+            f"FAILED {case}/{engine} (exit {result.returncode}):\n{result.stderr[-3000:]}",
+            file=sys.stderr,
+        )
+    if out is not None:
+        out.unlink(missing_ok=True)
+    for stray in (project / "exports").glob("*"):
+        if stray.is_file():
+            stray.unlink()
+    run = Run(case, engine, wall, peak, ok)
+    print(
+        f"  {case:9} {engine:10} {wall:7.1f} s  {peak / MB:7.0f} MB  {'ok' if ok else 'FAILED'}",
+        file=sys.stderr,
+    )
+    return run
+
+
+# -- report ----------------------------------------------------------------------------
+def table(runs: list[Run], cases: list[str], engines: list[str]) -> str:
+    head = (
+        f"{'case':9} {'engine':10} {'runs':>4} {'wall s':>7} {'min-max s':>13} "
+        f"{'peak RSS MB':>11} {'wall x':>7} {'mem x':>6}"
+    )
+    lines = [head, "-" * len(head)]
+    for case in cases:
+        good = {
+            e: [r for r in runs if (r.case, r.engine, r.ok) == (case, e, True)] for e in engines
+        }
+        med = {
+            e: (
+                statistics.median(r.wall for r in rs),
+                statistics.median(r.peak_rss for r in rs) / MB,
+            )
+            for e, rs in good.items()
+            if rs
+        }
+        base = med.get(BASELINE)
+        for engine in engines:
+            if engine not in med:
+                lines.append(f"{case:9} {engine:10} {0:>4} {'failed':>7}")
+                continue
+            (wall, mem), walls = med[engine], [r.wall for r in good[engine]]
+            spread = f"{min(walls):.1f}-{max(walls):.1f}"
+            ratios = (
+                f"{wall / base[0]:>7.2f} {mem / base[1]:>6.2f}" if base else f"{'-':>7} {'-':>6}"
+            )
+            lines.append(
+                f"{case:9} {engine:10} {len(walls):>4} {wall:>7.1f} {spread:>13} "
+                f"{mem:>11.0f} {ratios}"
+            )
+    return "\n".join(lines)
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--workdir", type=Path, default=Path("/tmp/assemblyd-bench"))
+    p.add_argument("--repeat", type=int, default=3, help="runs per case and engine")
+    p.add_argument("--shots", type=int, default=10, help="shots per case (3 s each)")
+    p.add_argument("--cases", nargs="+", choices=CASES, default=list(CASES))
+    p.add_argument("--engines", nargs="+", choices=ENGINES, default=list(ENGINES))
+    # Internal: the MoviePy baseline, run in its own process by the benchmark.
+    p.add_argument("--baseline-run", type=Path, metavar="REQUEST", help=argparse.SUPPRESS)
+    p.add_argument("--out", type=Path, help=argparse.SUPPRESS)
+    p.add_argument("--method", choices=("chain", "compose"), help=argparse.SUPPRESS)
+    return p.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    if args.baseline_run:
+        baseline_run(args.baseline_run, args.out, args.method)
+        return 0
+    workdir = args.workdir.resolve()
+    requests = {case: fixtures(workdir, case, args.shots) for case in args.cases}
+    runs: list[Run] = []
+    for case in args.cases:
+        for _ in range(args.repeat):
+            for engine in args.engines:  # interleaved: A, B, A, B, ...
+                runs.append(run_once(case, engine, requests[case]))
+    print(
+        f"\ncores: {os.cpu_count()} ({psutil.cpu_count(logical=False)} physical)  "
+        f"shots: {args.shots} x {SECONDS:g} s  "
+        f"output: 1920x1080 24 fps 5000k libx264 medium  ratios vs {BASELINE}"
+    )
+    print(table(runs, args.cases, args.engines))
+    return 0 if all(r.ok for r in runs) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,177 @@
+"""What runs inside RQ: the assembly job, its progress adapters and its end-of-life hooks.
+
+The job runs in RQ's work horse (a forked child of the worker, in its own process
+group, so stopping the job kills ffmpeg too). Its outcome is written to three
+places that must agree: the RQ job's meta (for the API), the status file beside the
+request (for people without a browser) and ``project.json`` (the project's record).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+from redis import Redis
+from rq import get_current_job
+from rq.job import Job
+from rq.timeouts import JobTimeoutException
+
+from .errors import AssemblyError
+from .jobqueue import CHANNEL, now_iso, view
+from .lifecycle import die_with_parent
+from .pipeline import assemble, error_record
+from .progress import Progress, Update
+from .project import ProjectFile
+from .publish import remove_partials
+from .settings import current, map_path
+from .status import TERMINAL, StatusFile
+
+log = logging.getLogger(__name__)
+
+
+class RedisSink:
+    """Progress into the job's meta and onto the pub/sub channel, throttled.
+
+    Stage changes always go through; within a stage at most one update per
+    ``interval`` seconds, so a 60 fps render does not flood Redis or browsers.
+    """
+
+    def __init__(self, job: Job, conn: Redis, interval: float) -> None:
+        self.job, self.conn, self.interval = job, conn, interval
+        self._last = 0.0
+        self._stage = ""
+
+    def __call__(self, update: Update) -> None:
+        now = time.monotonic()
+        if update.stage == self._stage and now - self._last < self.interval:
+            return
+        self._last, self._stage = now, update.stage
+        self.job.meta.update(stage=update.stage, progress=round(update.percent, 1))
+        self.job.save_meta()
+        self.conn.publish(CHANNEL, json.dumps(view(self.job)))
+
+
+class StatusSink:
+    """Progress into the status file, at stage changes only: it may live on a NAS."""
+
+    def __init__(self, status: StatusFile, job_id: str) -> None:
+        self.status, self.job_id = status, job_id
+        self._stage = ""
+
+    def __call__(self, update: Update) -> None:
+        if update.stage == self._stage or update.stage == "done":
+            return
+        self._stage = update.stage
+        self.status.write(
+            job_id=self.job_id, state="running", stage=update.stage, progress=round(update.percent, 1)
+        )
+
+
+def _request_path(job: Job) -> Path:
+    return Path(map_path(job.meta["request"], current()))
+
+
+def run_assembly(request_path: str) -> dict[str, Any]:
+    """The RQ job: assemble one request and publish its export."""
+    # If the worker dies (SIGKILL, OOM, power), this horse must not render on
+    # unsupervised; its ffmpeg children then see their pipes close and exit.
+    die_with_parent()
+    job = get_current_job()
+    assert job is not None, "run_assembly runs inside an RQ job"
+    conn = job.connection
+    settings = current()
+    path = Path(map_path(request_path, settings))
+    status = StatusFile(path)
+    job.meta.update(state="running", stage="probe", progress=0.0, started_at=now_iso())
+    job.save_meta()
+    status.write(job_id=job.id, state="running", stage="probe", progress=0.0, error=None)
+    conn.publish(CHANNEL, json.dumps(view(job)))
+    progress = Progress(RedisSink(job, conn, settings.progress_interval), StatusSink(status, job.id))
+    try:
+        result = assemble(path, settings, progress, run_id=job.id)
+    except AssemblyError as exc:
+        mark_ended(job, conn, "failed", exc.to_dict())
+        raise
+    export = str(result.export.relative_to(path.parent))
+    mark_ended(job, conn, "finished", export=export)
+    return {"export": str(result.export), "report": result.report.to_dict()}
+
+
+def mark_ended(
+    job: Job,
+    conn: Redis,
+    state: str,
+    error: dict[str, Any] | None = None,
+    export: str | None = None,
+) -> None:
+    """Record a terminal state everywhere, once. Safe to call from any process."""
+    if job.meta.get("state") in TERMINAL:
+        return
+    finished_at = now_iso()
+    job.meta.update(
+        state=state,
+        stage="done" if state == "finished" else job.meta.get("stage", state),
+        progress=100.0 if state == "finished" else job.meta.get("progress", 0.0),
+        error=error,
+        export=export,
+        finished_at=finished_at,
+    )
+    job.save_meta()
+    try:
+        path = _request_path(job)
+        StatusFile(path).write(
+            job_id=job.id,
+            state=state,
+            stage=job.meta["stage"],
+            progress=job.meta["progress"],
+            request_sha256=job.meta.get("request_sha256"),
+            export=export,
+            error=error,
+        )
+        if state != "finished":
+            remove_partials(path.parent, job.id)
+            ProjectFile(path.parent).update(
+                job.id, request_file=path.name, status=state, error=error, finished_at=finished_at
+            )
+    except OSError:
+        # The NAS may be unreachable from here; the daemon's rescan reconciles later.
+        log.exception("could not record %s for job %s", state, job.id)
+    conn.publish(CHANNEL, json.dumps(view(job)))
+
+
+def on_failure(
+    job: Job,
+    connection: Redis,
+    exc_type: type[BaseException] | None,
+    exc_value: BaseException | None,
+    traceback: TracebackType | None,
+) -> None:
+    """RQ's failure hook: runs in the horse after an exception, or in whoever
+    cleans the started-job registry after a worker died."""
+    if exc_type is not None and issubclass(exc_type, JobTimeoutException):
+        error = {
+            "code": "timeout",
+            "message": f"the render ran past job_timeout ({job.timeout} s) and was stopped",
+        }
+    elif exc_type is not None and exc_type.__name__ == "AbandonedJobError":
+        error = {
+            "code": "worker_died",
+            "message": (
+                "the worker running this job died (killed or crashed); its partial files "
+                "were removed. Delete the status file to run the request again."
+            ),
+        }
+    elif exc_value is not None:
+        error = error_record(exc_value)
+    else:
+        error = {"code": "internal_error", "message": "the job failed"}
+    mark_ended(job, connection, "failed", error)
+
+
+def on_stopped(job: Job, connection: Redis) -> None:
+    """RQ's stop hook: the worker killed the horse's process group on request."""
+    mark_ended(job, connection, "canceled", {"code": "canceled", "message": "canceled while running"})
