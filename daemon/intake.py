@@ -24,6 +24,7 @@ from pathlib import Path
 from redis import Redis
 from rq.registry import StartedJobRegistry
 from rq.serializers import JSONSerializer
+from rq.timeouts import TimerDeathPenalty
 
 from . import jobqueue
 from .errors import ValidationFailed
@@ -159,7 +160,12 @@ class Intake:
     def reap_abandoned(self) -> None:
         """Fail jobs whose worker died. RQ's workers do this only every ten minutes."""
         registry = StartedJobRegistry(
-            self.settings.queue_name, connection=self.conn, serializer=JSONSerializer
+            self.settings.queue_name,
+            connection=self.conn,
+            serializer=JSONSerializer,
+            # The failure hook runs here, on the watch thread: RQ's default alarm
+            # based time limit only works on a main thread.
+            death_penalty_class=TimerDeathPenalty,
         )
         registry.cleanup()
 

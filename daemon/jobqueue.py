@@ -111,9 +111,12 @@ def view(job: Job) -> dict[str, Any]:
     """What the CLI, the API and the dashboard show of a job."""
     meta = job.meta or {}
     status = job.get_status(refresh=False)
-    state = _RQ_STATE.get(status, "queued") if status else meta.get("state", "queued")
-    if meta.get("state") in TERMINAL and state in TERMINAL:
-        state = meta["state"]  # our own verdict (e.g. canceled) beats RQ's "failed"
+    if meta.get("state") in TERMINAL:
+        # Our verdict is written before RQ's bookkeeping, and says "canceled"
+        # where RQ says "stopped" or "failed".
+        state = meta["state"]
+    else:
+        state = _RQ_STATE.get(status, "queued") if status else meta.get("state", "queued")
     progress = 100.0 if state == "finished" else float(meta.get("progress", 0.0))
     return {
         "id": job.id,

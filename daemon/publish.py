@@ -11,6 +11,7 @@ from __future__ import annotations
 import errno
 import itertools
 import os
+import shutil
 from pathlib import Path
 
 from .errors import PublishError
@@ -33,7 +34,10 @@ def remove_partials(project_dir: Path, run_id: str) -> list[Path]:
     """Delete what a run left behind (after a crash or a kill)."""
     removed = []
     for path in exports_dir(project_dir).glob(f".*.{run_id}{PARTIAL_MARK}*"):
-        path.unlink(missing_ok=True)
+        if path.is_dir():
+            shutil.rmtree(path, ignore_errors=True)  # the render's scratch folder
+        else:
+            path.unlink(missing_ok=True)
         removed.append(path)
     return removed
 

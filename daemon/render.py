@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import logging
 import shutil
-import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
@@ -50,7 +49,10 @@ def render(
     # MoviePy encodes the audio to a side file first. Keep it next to the
     # destination (same filesystem, hidden, removed in every case) rather than in
     # the project folder or the worker's working directory.
-    scratch = Path(tempfile.mkdtemp(prefix=".assemblyd-audio-", dir=destination.parent))
+    # Named after the partial file, so whoever cleans up after a killed run
+    # (see publish.remove_partials) finds it too.
+    scratch = destination.with_name(destination.name + ".audio")
+    scratch.mkdir(exist_ok=True)
     timeline = Timeline(plan)
     already_running = _ffmpeg_children()
     try:

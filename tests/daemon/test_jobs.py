@@ -1,0 +1,177 @@
+"""Jobs end to end: a real watcher, real Redis, real RQ workers, real renders."""
+
+from __future__ import annotations
+
+import json
+import signal
+import subprocess
+import sys
+import zlib
+
+import psutil
+
+from daemon import jobqueue
+from daemon.status import StatusFile
+from tests.conftest import make_project, request_doc, service_env, wait_for
+from tests.mediacheck import measure
+
+LONG = ["long24.mp4"] * 8  # 24 s of 640x360 ProRes: long enough to interrupt
+
+
+def _state(status: StatusFile) -> str | None:
+    return status.read().get("state")
+
+
+def _renders_of(project) -> list[psutil.Process]:
+    """ffmpeg processes anywhere on the machine working on this project's files."""
+    found = []
+    for proc in psutil.process_iter(["name", "cmdline"]):
+        try:
+            if "ffmpeg" in (proc.info["name"] or "") and str(project) in " ".join(proc.info["cmdline"] or []):
+                found.append(proc)
+        except psutil.Error:
+            continue
+    return found
+
+
+def test_a_dropped_request_is_rendered_and_reported_everywhere(watcher, workers, conn, root,
+                                                              media, service_settings):
+    workers.start(1)
+    channel = conn.pubsub(ignore_subscribe_messages=True)
+    channel.subscribe(jobqueue.CHANNEL)
+    watcher()
+    project = make_project(root, media, "seq010", ["wide24.mp4", "portrait25.mp4", "wide30.mp4"])
+    request = project / "assembly.json"
+    request.write_bytes(request_doc(["wide24.mp4", "portrait25.mp4", "wide30.mp4"]))
+    status = StatusFile(request)
+    wait_for(lambda: _state(status) == "finished", 90, "the job to finish")
+
+    record = status.read()
+    assert record["export"] == "exports/seq010.mp4" and record["progress"] == 100.0
+    m = measure(project / record["export"])
+    assert (m.width, m.height, m.frames) == (320, 180, 72)
+    job = jobqueue.fetch(conn, record["job_id"])
+    view = jobqueue.view(job)
+    assert (view["state"], view["progress"], view["stage"]) == ("finished", 100.0, "done")
+    assert job.timeout == service_settings.job_timeout
+    assert job.result_ttl == service_settings.result_ttl
+    assert job.failure_ttl == service_settings.failure_ttl
+    # Stored as JSON, not pickle: nothing in Redis can make a worker run code.
+    stored = json.loads(zlib.decompress(conn.hget(f"rq:job:{job.id}", "data")))
+    assert stored[0] == "daemon.jobs.run_assembly" and stored[2] == [str(request)]
+    (entry,) = json.loads((project / "project.json").read_text())["assemblies"]
+    assert (entry["id"], entry["status"]) == (job.id, "finished")
+
+    events = []
+    while (message := channel.get_message(timeout=0.5)) is not None or not events:
+        if message:
+            events.append(json.loads(message["data"]))
+    mine = [e for e in events if e["id"] == job.id]
+    assert [e["state"] for e in mine][0] == "queued" and mine[-1]["state"] == "finished"
+    percents = [e["progress"] for e in mine]
+    assert percents == sorted(percents) and percents[-1] == 100.0
+    assert len({e["stage"] for e in mine}) >= 4
+    channel.close()
+
+
+def test_a_request_that_fails_validation_is_not_retried(watcher, workers, conn, root, media):
+    workers.start(1)
+    w = watcher()
+    project = make_project(root, media, "seq020", ["wide24.mp4"])
+    request = project / "assembly.json"
+    request.write_bytes(request_doc(["wide24.mp4", "gone.mp4"]))
+    status = StatusFile(request)
+    wait_for(lambda: _state(status) == "failed", 60, "the job to fail")
+    error = status.read()["error"]
+    assert error["code"] == "invalid_request"
+    assert "shot 2 (shots/gone.mp4): file not found" in error["message"]
+    # Rescans keep seeing it; it stays one failed job.
+    for _ in range(3):
+        assert w.watcher.intake.process(request) == "done"
+    assert len(jobqueue.all_jobs(conn, w.watcher.settings)) == 1
+    assert not (project / "exports").exists() or not list((project / "exports").iterdir())
+
+
+def test_cancelling_a_queued_job_means_it_never_runs(watcher, workers, conn, root, media,
+                                                     service_settings):
+    watcher()  # no worker yet: the job waits in the queue
+    project = make_project(root, media, "seq030", ["wide24.mp4"])
+    request = project / "assembly.json"
+    request.write_bytes(request_doc(["wide24.mp4"]))
+    status = StatusFile(request)
+    job_id = wait_for(lambda: _state(status) == "queued" and status.read()["job_id"], 15, "queued")
+    run = subprocess.run([sys.executable, "-m", "daemon", "cancel", job_id],
+                         env=service_env(service_settings), capture_output=True, text=True)
+    assert run.returncode == 0, run.stderr
+    assert f"{job_id}: canceled" in run.stdout
+    assert _state(status) == "canceled"
+    workers.start(1)
+    wait_for(lambda: jobqueue.view(jobqueue.fetch(conn, job_id))["state"] == "canceled", 10)
+    assert jobqueue.open_queue(conn, service_settings).count == 0
+    assert not (project / "exports").exists()
+    (entry,) = json.loads((project / "project.json").read_text())["assemblies"]
+    assert entry["status"] == "canceled"
+
+
+def test_cancelling_a_running_job_stops_ffmpeg_and_publishes_nothing(watcher, workers, conn,
+                                                                     root, media,
+                                                                     service_settings):
+    workers.start(1)
+    watcher()
+    project = make_project(root, media, "seq040", ["long24.mp4"])
+    request = project / "assembly.json"
+    request.write_bytes(request_doc(LONG, resolution="640x360", quality_preset="high",
+                                    output_format="mov"))
+    status = StatusFile(request)
+    job_id = wait_for(lambda: status.read().get("stage") == "render" and status.read()["job_id"],
+                      60, "the render to start")
+    wait_for(lambda: _renders_of(project), 30, "ffmpeg to be running")
+    run = subprocess.run([sys.executable, "-m", "daemon", "cancel", job_id],
+                         env=service_env(service_settings), capture_output=True, text=True)
+    assert run.returncode == 0, run.stdout + run.stderr
+    assert jobqueue.view(jobqueue.fetch(conn, job_id))["state"] == "canceled"
+    wait_for(lambda: _state(status) == "canceled", 10, "the status file to say canceled")
+    wait_for(lambda: not _renders_of(project), 10, "ffmpeg to be gone")
+    assert list((project / "exports").iterdir()) == []
+    (entry,) = json.loads((project / "project.json").read_text())["assemblies"]
+    assert entry["status"] == "canceled"
+
+
+def test_a_sigkilled_worker_fails_its_job_and_cleans_up(watcher, workers, conn, root, media,
+                                                        service_settings):
+    (worker,) = workers.start(1)
+    watcher()
+    project = make_project(root, media, "seq050", ["long24.mp4"])
+    request = project / "assembly.json"
+    request.write_bytes(request_doc(LONG, resolution="640x360", quality_preset="high",
+                                    output_format="mov"))
+    status = StatusFile(request)
+    wait_for(lambda: status.read().get("stage") == "render", 60, "the render to start")
+    wait_for(lambda: list((project / "exports").glob(".*partial*")), 30, "a partial file")
+    worker.send_signal(signal.SIGKILL)
+    # heartbeat_interval is 1 s: three missed beats, then the next reconcile (1 s).
+    wait_for(lambda: _state(status) == "failed", 30, "the job to be failed")
+    error = status.read()["error"]
+    assert error["code"] == "worker_died" and "died" in error["message"]
+    wait_for(lambda: not _renders_of(project), 10, "the orphaned render to stop")
+    assert list((project / "exports").iterdir()) == []
+    job = jobqueue.fetch(conn, status.read()["job_id"])
+    assert jobqueue.view(job)["state"] == "failed"
+    (entry,) = json.loads((project / "project.json").read_text())["assemblies"]
+    assert entry["status"] == "failed" and entry["error"]["code"] == "worker_died"
+
+
+def test_jobs_command_lists_state_and_percent(watcher, conn, root, media, service_settings):
+    watcher()
+    project = make_project(root, media, "seq060", ["wide24.mp4"])
+    (project / "assembly.json").write_bytes(request_doc(["wide24.mp4"]))
+    status = StatusFile(project / "assembly.json")
+    job_id = wait_for(lambda: status.read().get("job_id"), 15, "queued")
+    run = subprocess.run([sys.executable, "-m", "daemon", "jobs"],
+                         env=service_env(service_settings), capture_output=True, text=True)
+    assert run.returncode == 0, run.stderr
+    assert job_id in run.stdout and "queued" in run.stdout and "0.0%" in run.stdout
+    listed = json.loads(subprocess.run(
+        [sys.executable, "-m", "daemon", "jobs", "--json", "--state", "queued"],
+        env=service_env(service_settings), capture_output=True, text=True).stdout)
+    assert [v["id"] for v in listed] == [job_id]
