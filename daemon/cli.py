@@ -31,6 +31,8 @@ def _settings(args: argparse.Namespace) -> Settings:
         "roots": getattr(args, "root", None),
         "workers": getattr(args, "workers", None),
         "observer": getattr(args, "observer", None),
+        "web_port": getattr(args, "port", None),
+        "web_host": getattr(args, "host", None),
     }
     settings = load_settings(**overrides)
     install(settings)
@@ -143,7 +145,16 @@ def cmd_up(args: argparse.Namespace) -> int:
             write_demo_project(target)
     for root in settings.roots:
         root.mkdir(parents=True, exist_ok=True)
-    return Service(settings, workers=settings.workers).run()
+    return Service(settings, workers=settings.workers, web=not args.no_web).run()
+
+
+def cmd_web(args: argparse.Namespace) -> int:
+    from web.server import serve
+
+    from .redis_server import redis_url
+
+    settings = _settings(args)
+    return serve(settings, redis_url(settings))
 
 
 def cmd_worker(args: argparse.Namespace) -> int:
@@ -231,6 +242,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--workers", type=int, help="worker processes (default 1)")
     p.add_argument("--demo", action="store_true",
                    help="first write a sample project with generated shots into the root")
+    p.add_argument("--port", type=int, help="dashboard port (default 8000)")
+    p.add_argument("--host", help="dashboard address (default 127.0.0.1)")
+    p.add_argument("--no-web", action="store_true", help="no dashboard")
+
+    p = add("web", cmd_web, "Serve the API and the dashboard (needs a running Redis).")
+    p.add_argument("--root", action="append", type=Path, metavar="DIR",
+                   help="a watch root that API submissions may target (repeat for several)")
+    p.add_argument("--port", type=int, help="port (default 8000)")
+    p.add_argument("--host", help="address (default 127.0.0.1)")
 
     p = add("watch", cmd_watch, "Watch the roots and queue requests (no workers).")
     service_flags(p)

@@ -34,6 +34,11 @@ log = logging.getLogger(__name__)
 #: Pub/sub channel carrying every job's state changes and progress, as job views.
 CHANNEL = "assemblyd:events"
 
+#: Each running watcher refreshes ``WATCHER_KEY + host:pid`` (TTL ``WATCHER_TTL``) so
+#: that /healthz, in another process or on another machine, can tell it is alive.
+WATCHER_KEY = "assemblyd:watcher:"
+WATCHER_TTL = 10
+
 _RQ_STATE = {
     JobStatus.CREATED: "queued",
     JobStatus.QUEUED: "queued",
@@ -181,3 +186,17 @@ def cancel(conn: Redis, job_id: str) -> str:
 
     mark_ended(job, conn, "canceled", {"code": "canceled", "message": "canceled before it started"})
     return "canceled"
+
+
+def announce_watcher(conn: Redis, name: str, roots: list[str], observers_alive: bool) -> None:
+    record = {"name": name, "roots": roots, "observers_alive": observers_alive, "at": now_iso()}
+    conn.set(WATCHER_KEY + name, json.dumps(record), ex=WATCHER_TTL)
+
+
+def live_watchers(conn: Redis) -> list[dict[str, Any]]:
+    records = []
+    for key in conn.scan_iter(match=WATCHER_KEY + "*"):
+        raw = conn.get(key)
+        if raw:
+            records.append(json.loads(raw))
+    return records

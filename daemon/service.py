@@ -44,10 +44,13 @@ _COLD_SHUTDOWN_AFTER = 1.5
 
 
 class Service:
-    def __init__(self, settings: Settings, workers: int, watch: bool = True) -> None:
+    def __init__(
+        self, settings: Settings, workers: int, watch: bool = True, web: bool = False
+    ) -> None:
         self.settings = settings
         self.worker_count = workers
         self.watch = watch
+        self.web = web
         self.stop_event = threading.Event()
         self.workers: list[subprocess.Popen[bytes]] = []
         self.failure: BaseException | None = None
@@ -84,18 +87,27 @@ class Service:
         conn = connect(url)
         watcher = Watcher(self.settings, Intake(conn, self.settings)) if self.watch else None
         thread = threading.Thread(target=self._watch, args=(watcher,), name="watch") if watcher else None
+        server = None
         try:
             self.workers = [self._spawn_worker(url) for _ in range(self.worker_count)]
             if thread:
                 thread.start()
+            if self.web:
+                from web.server import WebServer
+
+                server = WebServer(self.settings, url)
+                server.start()
             print(f"assemblyd: up, redis {url}, {self.worker_count} worker(s), "
-                  f"roots {', '.join(map(str, self.settings.roots)) or '-'}", file=sys.stderr)
+                  f"roots {', '.join(map(str, self.settings.roots)) or '-'}"
+                  + (f", dashboard {server.url}" if server else ""), file=sys.stderr)
             while not self.stop_event.wait(0.5):
                 for i, proc in enumerate(self.workers):
                     if proc.poll() is not None:
                         log.error("worker %s exited with %s; starting another", proc.pid, proc.returncode)
                         self.workers[i] = self._spawn_worker(url)
         finally:
+            if server:
+                server.stop()
             if watcher and thread and thread.is_alive():
                 watcher.stop()
                 thread.join(timeout=10)

@@ -141,6 +141,23 @@ class Settings(BaseSettings):
         ),
     )
 
+    # --- web -------------------------------------------------------------------
+    web_host: str = Field(
+        "127.0.0.1",
+        description="Address the web app binds to. Any other than loopback needs api_token.",
+    )
+    web_port: int = Field(8000, ge=0, le=65535, description="Port of the web app.")
+    api_token: str | None = Field(
+        None,
+        description=(
+            "Bearer token required by everything but /healthz. Browsers pass it as "
+            "?token= or a cookie for WebSocket and SSE."
+        ),
+    )
+    max_request_bytes: int = Field(
+        1_000_000, gt=0, description="Largest request body the API accepts (a shot list is KBs)."
+    )
+
     # --- logging ---------------------------------------------------------------
     log_level: str = Field("INFO", description="Python logging level name.")
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 import logging
 import os
 import queue
+import socket
 import threading
 import time
 from pathlib import Path
@@ -24,6 +25,7 @@ from watchdog.observers.api import BaseObserver
 from watchdog.observers.inotify import InotifyObserver
 from watchdog.observers.polling import PollingObserver
 
+from . import jobqueue
 from .intake import Intake
 from .request import is_request_file
 from .settings import Settings
@@ -89,6 +91,7 @@ class Watcher:
         self.restarts: list[float] = []
         self.kinds = {root: observer_kind(root, settings.observer) for root in settings.roots}
         self.stopping = threading.Event()
+        self.name = f"{socket.gethostname()}:{os.getpid()}"
 
     # -- observers --------------------------------------------------------------
     def _make(self, kind: str) -> BaseObserver:
@@ -146,10 +149,17 @@ class Watcher:
                 raise ObserverFailed(f"watch root {root} is not a folder")
         self.start_observers()
         next_scan = 0.0  # catch-up: requests dropped while the daemon was down
+        next_beat = 0.0
         try:
             while not self.stopping.is_set():
                 self._drain(timeout=0.2)
                 try:
+                    if time.monotonic() >= next_beat:
+                        jobqueue.announce_watcher(
+                            self.intake.conn, self.name, [str(r) for r in self.settings.roots],
+                            self.observers_alive(),
+                        )
+                        next_beat = time.monotonic() + 1.0
                     if time.monotonic() >= next_scan:
                         self.intake.reap_abandoned()
                         self.intake.scan()
@@ -164,6 +174,10 @@ class Watcher:
                 self.check_observers()
         finally:
             self.stop_observers()
+            try:
+                self.intake.conn.delete(jobqueue.WATCHER_KEY + self.name)
+            except RedisError:
+                pass
 
     def _drain(self, timeout: float) -> None:
         try:

@@ -31,7 +31,8 @@ def _up(root: Path, state: Path) -> subprocess.Popen[str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("ASSEMBLYD_")}
     env.update(ASSEMBLYD_STATE_DIR=str(state), ASSEMBLYD_STABLE_SECONDS="0.3",
                ASSEMBLYD_HEARTBEAT_INTERVAL="1", ASSEMBLYD_LOG_LEVEL="WARNING")
-    return subprocess.Popen([sys.executable, "-m", "daemon", "up", "--root", str(root)],
+    return subprocess.Popen([sys.executable, "-m", "daemon", "up", "--root", str(root),
+                             "--port", "0"],
                             env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
 
