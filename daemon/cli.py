@@ -217,7 +217,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--log-level", help="DEBUG, INFO, WARNING or ERROR")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    def add(name: str, func: Callable[[argparse.Namespace], int], help: str) -> argparse.ArgumentParser:
+    def add(
+        name: str, func: Callable[[argparse.Namespace], int], help: str
+    ) -> argparse.ArgumentParser:
         p = sub.add_parser(name, help=help, description=help)
         p.set_defaults(func=func)
         return p
@@ -233,22 +235,35 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
 
     def service_flags(p: argparse.ArgumentParser) -> None:
-        p.add_argument("--root", action="append", type=Path, metavar="DIR",
-                       help="a watch root (repeat for several)")
+        p.add_argument(
+            "--root",
+            action="append",
+            type=Path,
+            metavar="DIR",
+            help="a watch root (repeat for several)",
+        )
         p.add_argument("--observer", choices=["auto", "inotify", "polling"])
 
     p = add("up", cmd_up, "Run everything: embedded Redis if none is configured, workers, watcher.")
     service_flags(p)
     p.add_argument("--workers", type=int, help="worker processes (default 1)")
-    p.add_argument("--demo", action="store_true",
-                   help="first write a sample project with generated shots into the root")
+    p.add_argument(
+        "--demo",
+        action="store_true",
+        help="first write a sample project with generated shots into the root",
+    )
     p.add_argument("--port", type=int, help="dashboard port (default 8000)")
     p.add_argument("--host", help="dashboard address (default 127.0.0.1)")
     p.add_argument("--no-web", action="store_true", help="no dashboard")
 
     p = add("web", cmd_web, "Serve the API and the dashboard (needs a running Redis).")
-    p.add_argument("--root", action="append", type=Path, metavar="DIR",
-                   help="a watch root that API submissions may target (repeat for several)")
+    p.add_argument(
+        "--root",
+        action="append",
+        type=Path,
+        metavar="DIR",
+        help="a watch root that API submissions may target (repeat for several)",
+    )
     p.add_argument("--port", type=int, help="port (default 8000)")
     p.add_argument("--host", help="address (default 127.0.0.1)")
 

@@ -118,23 +118,42 @@ class Intake:
                 return "known"
             if recorded.get("job_id") == job_id:
                 # It ended while the status file could not be written (NAS away).
-                status.write(job_id=job_id, state=seen["state"], stage=seen["stage"],
-                             progress=seen["progress"], export=seen["export"], error=seen["error"])
+                status.write(
+                    job_id=job_id,
+                    state=seen["state"],
+                    stage=seen["stage"],
+                    progress=seen["progress"],
+                    export=seen["export"],
+                    error=seen["error"],
+                )
                 return "synced"
             # It ended, and someone deleted the status file: that means "run it again".
             job.delete()
         _, _, problems = parse_request(content)
         if problems:
             error = ValidationFailed(str(path), problems).to_dict()
-            status.write(job_id=job_id, request_sha256=sha, state="failed", stage="probe",
-                         progress=0.0, export=None, error=error)
+            status.write(
+                job_id=job_id,
+                request_sha256=sha,
+                state="failed",
+                stage="probe",
+                progress=0.0,
+                export=None,
+                error=error,
+            )
             log.warning("%s is invalid: %s", path, error["message"])
             return "invalid"
         # The status goes first: a fast worker may write "running" before enqueue returns.
-        status.write(job_id=job_id, request_sha256=sha, state="queued", stage="queued",
-                     progress=0.0, export=None, error=None)
-        job = jobqueue.enqueue(self.conn, self.settings, path, content)
-        if job is None:
+        status.write(
+            job_id=job_id,
+            request_sha256=sha,
+            state="queued",
+            stage="queued",
+            progress=0.0,
+            export=None,
+            error=None,
+        )
+        if jobqueue.enqueue(self.conn, self.settings, path, content) is None:
             return "known"
         log.info("queued %s as %s", path, job_id)
         return "queued"
@@ -145,9 +164,11 @@ class Intake:
             base_depth = len(root.parts)
             for folder, dirs, files in os.walk(root):
                 depth = len(Path(folder).parts) - base_depth
-                dirs[:] = [] if depth >= self.settings.project_depth else [
-                    d for d in dirs if not d.startswith(".") and d not in _SKIP_DIRS
-                ]
+                dirs[:] = (
+                    []
+                    if depth >= self.settings.project_depth
+                    else [d for d in dirs if not d.startswith(".") and d not in _SKIP_DIRS]
+                )
                 for name in files:
                     if is_request_file(name):
                         yield Path(folder) / name

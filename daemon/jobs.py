@@ -67,7 +67,10 @@ class StatusSink:
             return
         self._stage = update.stage
         self.status.write(
-            job_id=self.job_id, state="running", stage=update.stage, progress=round(update.percent, 1)
+            job_id=self.job_id,
+            state="running",
+            stage=update.stage,
+            progress=round(update.percent, 1),
         )
 
 
@@ -90,7 +93,9 @@ def run_assembly(request_path: str) -> dict[str, Any]:
     job.save_meta()
     status.write(job_id=job.id, state="running", stage="probe", progress=0.0, error=None)
     conn.publish(CHANNEL, json.dumps(view(job)))
-    progress = Progress(RedisSink(job, conn, settings.progress_interval), StatusSink(status, job.id))
+    progress = Progress(
+        RedisSink(job, conn, settings.progress_interval), StatusSink(status, job.id)
+    )
     try:
         result = assemble(path, settings, progress, run_id=job.id)
     except AssemblyError as exc:
@@ -174,4 +179,6 @@ def on_failure(
 
 def on_stopped(job: Job, connection: Redis) -> None:
     """RQ's stop hook: the worker killed the horse's process group on request."""
-    mark_ended(job, connection, "canceled", {"code": "canceled", "message": "canceled while running"})
+    mark_ended(
+        job, connection, "canceled", {"code": "canceled", "message": "canceled while running"}
+    )

@@ -1,7 +1,7 @@
 """Plan stage: from probed shots and output settings to an exact, frame-counted timeline.
 
 Everything downstream works in whole output frames. Each shot lasts
-``round(trimmed seconds × fps)`` frames, its audio lasts exactly as long, and the
+``round(trimmed seconds x fps)`` frames, its audio lasts exactly as long, and the
 segments are laid end to end; so cuts land on frame boundaries, the audio cannot
 drift against the picture across joins, and the total is the sum of the shots to
 within one frame per shot.

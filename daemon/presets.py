@@ -1,4 +1,4 @@
-"""Quality presets: how ``output_format`` × ``quality_preset`` map to encoder settings.
+"""Quality presets: how ``output_format`` x ``quality_preset`` map to encoder settings.
 
 =========  ========  =====================================================  ===============
 format     preset    video                                                  audio

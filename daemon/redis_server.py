@@ -66,14 +66,22 @@ class EmbeddedRedis:
         self.socket.unlink(missing_ok=True)
         cmd = [
             server_binary(),
-            "--port", "0",  # no TCP at all: nothing on the network can reach it
-            "--unixsocket", str(self.socket),
-            "--unixsocketperm", "700",
-            "--dir", str(self.state_dir),
-            "--appendonly", "yes",
-            "--save", "",
-            "--daemonize", "no",
-            "--logfile", str(self.state_dir / "redis.log"),
+            "--port",
+            "0",  # no TCP at all: nothing on the network can reach it
+            "--unixsocket",
+            str(self.socket),
+            "--unixsocketperm",
+            "700",
+            "--dir",
+            str(self.state_dir),
+            "--appendonly",
+            "yes",
+            "--save",
+            "",
+            "--daemonize",
+            "no",
+            "--logfile",
+            str(self.state_dir / "redis.log"),
         ]
         # Its own session: a Ctrl-C in the terminal must not stop Redis before the
         # workers and the watcher are done with it. It still dies with us.
@@ -81,14 +89,13 @@ class EmbeddedRedis:
             cmd,
             stdin=subprocess.DEVNULL,
             start_new_session=True,
-            preexec_fn=die_with_parent,  # noqa: PLW1509
+            preexec_fn=die_with_parent,
         )
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
-                raise OSError(
-                    f"redis-server exited with {self.proc.returncode}; see {self.state_dir}/redis.log"
-                )
+                log_file = self.state_dir / "redis.log"
+                raise OSError(f"redis-server exited with {self.proc.returncode}; see {log_file}")
             if self._answers():
                 log.info("embedded redis-server %s on %s", self.proc.pid, self.socket)
                 return self.url

@@ -35,7 +35,6 @@ FRAME_RATES: dict[float, Fraction] = {
 
 FormatName = Literal["mp4", "mov"]
 PresetName = Literal["draft", "standard", "high"]
-FpsValue = Literal[23.976, 24, 25, 29.97, 30, 48, 50, 59.94, 60]
 
 _BITRATE = re.compile(r"^(\d+(?:\.\d+)?)([kKmM]?)$")
 _RESOLUTION = re.compile(r"^(\d+)x(\d+)$")
@@ -47,7 +46,9 @@ def is_request_file(path: Path | str) -> bool:
     name = Path(path).name
     if name.startswith("."):
         return False
-    return name == REQUEST_NAME or (name.endswith(REQUEST_SUFFIX) and len(name) > len(REQUEST_SUFFIX))
+    return name == REQUEST_NAME or (
+        name.endswith(REQUEST_SUFFIX) and len(name) > len(REQUEST_SUFFIX)
+    )
 
 
 class OutputSettings(BaseModel):
@@ -60,7 +61,11 @@ class OutputSettings(BaseModel):
         "1920x1080", description="WIDTHxHEIGHT, both even (H.264 in yuv420p needs it)."
     )
     bitrate: str = Field("5000k", description="Video bitrate, e.g. 5000k or 8M.")
-    fps: FpsValue = Field(24, description="Output frame rate; NTSC rates are kept exact.")
+    fps: int | float = Field(
+        24,
+        description="Output frame rate; NTSC rates are kept exact.",
+        json_schema_extra={"enum": list(FRAME_RATES)},
+    )
     quality_preset: PresetName = Field("standard", description="draft, standard or high.")
 
     @field_validator("resolution")
@@ -77,6 +82,14 @@ class OutputSettings(BaseModel):
                 f"'{value}' has an odd side; H.264 in yuv420p needs even sizes, "
                 f"e.g. {width + width % 2}x{height + height % 2}"
             )
+        return value
+
+    @field_validator("fps")
+    @classmethod
+    def _known_rate(cls, value: float) -> float:
+        if float(value) not in FRAME_RATES:
+            choices = ", ".join(f"{r:g}" for r in FRAME_RATES)
+            raise ValueError(f"{value:g} fps is not offered; choose one of {choices}")
         return value
 
     @field_validator("bitrate")
@@ -113,9 +126,7 @@ class Shot(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
 
     path: str = Field(min_length=1, description="File path relative to the project folder.")
-    in_: Annotated[float | None, Field(alias="in", ge=0, description="Trim start, seconds.")] = (
-        None
-    )
+    in_: Annotated[float | None, Field(alias="in", ge=0, description="Trim start, seconds.")] = None
     out: Annotated[float | None, Field(gt=0, description="Trim end, seconds.")] = None
 
     @model_validator(mode="after")

@@ -34,15 +34,24 @@ def make_clip(
     path.parent.mkdir(parents=True, exist_ok=True)
     width, height = size
     cmd = [
-        ffmpeg(), "-v", "error", "-y",
-        "-f", "lavfi", "-i", f"testsrc2=size={width}x{height}:rate={fps}:duration={duration}",
+        ffmpeg(),
+        "-v",
+        "error",
+        "-y",
+        "-f",
+        "lavfi",
+        "-i",
+        f"testsrc2=size={width}x{height}:rate={fps}:duration={duration}",
     ]
     if audio:
         layout = "stereo" if channels == 2 else "mono"
         cmd += [
-            "-f", "lavfi",
-            "-i", f"sine=frequency={tone}:sample_rate={sample_rate}:duration={duration}",
-            "-af", f"aformat=channel_layouts={layout}",
+            "-f",
+            "lavfi",
+            "-i",
+            f"sine=frequency={tone}:sample_rate={sample_rate}:duration={duration}",
+            "-af",
+            f"aformat=channel_layouts={layout}",
         ]
     if path.suffix == ".webm":
         cmd += ["-c:v", "libvpx-vp9", "-deadline", "realtime", "-cpu-used", "8", "-b:v", "200k"]

@@ -26,8 +26,8 @@ from rq.registry import StartedJobRegistry
 from rq.serializers import JSONSerializer
 
 from . import jobqueue
-from .intake import Intake
 from .errors import JobNotFound
+from .intake import Intake
 from .lifecycle import die_with_parent
 from .project import ProjectFile
 from .publish import remove_partials
@@ -68,7 +68,7 @@ class Service:
             env=env,
             stdin=subprocess.DEVNULL,
             start_new_session=True,
-            preexec_fn=die_with_parent,  # noqa: PLW1509
+            preexec_fn=die_with_parent,
         )
 
     def _watch(self, watcher: Watcher) -> None:
@@ -86,7 +86,9 @@ class Service:
         url = embedded.start() if embedded else str(self.settings.redis_url)
         conn = connect(url)
         watcher = Watcher(self.settings, Intake(conn, self.settings)) if self.watch else None
-        thread = threading.Thread(target=self._watch, args=(watcher,), name="watch") if watcher else None
+        thread = (
+            threading.Thread(target=self._watch, args=(watcher,), name="watch") if watcher else None
+        )
         server = None
         try:
             self.workers = [self._spawn_worker(url) for _ in range(self.worker_count)]
@@ -97,13 +99,18 @@ class Service:
 
                 server = WebServer(self.settings, url)
                 server.start()
-            print(f"assemblyd: up, redis {url}, {self.worker_count} worker(s), "
-                  f"roots {', '.join(map(str, self.settings.roots)) or '-'}"
-                  + (f", dashboard {server.url}" if server else ""), file=sys.stderr)
+            print(
+                f"assemblyd: up, redis {url}, {self.worker_count} worker(s), "
+                f"roots {', '.join(map(str, self.settings.roots)) or '-'}"
+                + (f", dashboard {server.url}" if server else ""),
+                file=sys.stderr,
+            )
             while not self.stop_event.wait(0.5):
                 for i, proc in enumerate(self.workers):
                     if proc.poll() is not None:
-                        log.error("worker %s exited with %s; starting another", proc.pid, proc.returncode)
+                        log.error(
+                            "worker %s exited with %s; starting another", proc.pid, proc.returncode
+                        )
                         self.workers[i] = self._spawn_worker(url)
         finally:
             if server:
@@ -154,8 +161,14 @@ def requeue_interrupted(conn: Redis, settings: Settings, worker_pids: list[int])
         request = Path(map_path(job.meta["request"], settings))
         job.delete()
         StatusFile(request).write(
-            job_id=job_id, state="queued", stage="queued", progress=0.0,
-            error={"code": "interrupted", "message": "interrupted by a shutdown; runs again at start"},
+            job_id=job_id,
+            state="queued",
+            stage="queued",
+            progress=0.0,
+            error={
+                "code": "interrupted",
+                "message": "interrupted by a shutdown; runs again at start",
+            },
         )
         remove_partials(request.parent, job_id)
         ProjectFile(request.parent).update(job_id, status="interrupted")

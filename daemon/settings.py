@@ -137,7 +137,7 @@ class Settings(BaseSettings):
         default_factory=dict,
         description=(
             "Prefix rewrites for workers that mount the NAS elsewhere, "
-            "e.g. {\"/mnt/nas\" = \"/Volumes/nas\"}. Best avoided: mount it at the same path."
+            'e.g. {"/mnt/nas" = "/Volumes/nas"}. Best avoided: mount it at the same path.'
         ),
     )
 

@@ -131,7 +131,9 @@ class Timeline:
         # MoviePy iterates int(duration * fps) frames; a hair over the exact
         # duration keeps float rounding from dropping the last one.
         video = video.with_duration(duration + 1e-6)
-        audio = AudioClip(frame_function=self._audio_frame, duration=duration, fps=self.plan.audio_rate)
+        audio = AudioClip(
+            frame_function=self._audio_frame, duration=duration, fps=self.plan.audio_rate
+        )
         return video.with_audio(audio)
 
     def close(self) -> None:

@@ -16,7 +16,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from .errors import Problem, ProbeError, ValidationFailed
+from .errors import ProbeError, Problem, ValidationFailed
 from .probe import MediaInfo, check_decodes, probe
 from .request import AssemblyRequest, Shot, _shot_from_string
 from .settings import Settings
@@ -51,7 +51,9 @@ class ValidatedRequest:
     shots: list[ProbedShot]
 
 
-def read_request(request_path: Path) -> tuple[dict[str, Any], AssemblyRequest | None, list[Problem]]:
+def read_request(
+    request_path: Path,
+) -> tuple[dict[str, Any], AssemblyRequest | None, list[Problem]]:
     """Parse and model-check the file. Returns the raw document even when invalid."""
     try:
         data = request_path.read_bytes()
@@ -69,9 +71,15 @@ def parse_request(data: bytes) -> tuple[dict[str, Any], AssemblyRequest | None, 
     except UnicodeDecodeError:
         return {}, None, [Problem("bad_json", "not UTF-8 text")]
     except json.JSONDecodeError as exc:
-        return {}, None, [
-            Problem("bad_json", f"not valid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}")
-        ]
+        return (
+            {},
+            None,
+            [
+                Problem(
+                    "bad_json", f"not valid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}"
+                )
+            ],
+        )
     if not isinstance(raw, dict):
         return {}, None, [Problem("bad_json", "the request must be a JSON object")]
     try:
@@ -139,7 +147,9 @@ def check_shot(
     slack = float(0.5 / info.frame_rate)
     trims: list[str] = []
     if start >= info.duration:
-        trims.append(f"'in' {start:.3f} s is not before the end of the shot ({info.duration:.3f} s)")
+        trims.append(
+            f"'in' {start:.3f} s is not before the end of the shot ({info.duration:.3f} s)"
+        )
     if shot.out is not None and shot.out > info.duration + slack:
         trims.append(f"'out' {shot.out:.3f} s is past the end of the shot ({info.duration:.3f} s)")
     if trims:
@@ -163,7 +173,8 @@ def validate(
     request_path = Path(request_path)
     project = request_path.resolve().parent
     raw, request, problems = read_request(request_path)
-    entries = raw.get("shots") if isinstance(raw.get("shots"), list) else []
+    shots = raw.get("shots")
+    entries: list[Any] = shots if isinstance(shots, list) else []
     probed: list[ProbedShot] = []
     for index, entry in enumerate(entries):
         try:

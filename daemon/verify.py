@@ -98,9 +98,7 @@ def verify(path: Path, plan: Plan, settings: Settings) -> OutputReport:
         wrong.append(f"frame rate is {report.frame_rate}, expected {rate}")
     tolerance = settings.duration_tolerance_frames * frame * len(plan.segments)
     if abs(report.video_duration - plan.duration) > tolerance:
-        wrong.append(
-            f"video lasts {report.video_duration:.3f} s, expected {plan.duration:.3f} s"
-        )
+        wrong.append(f"video lasts {report.video_duration:.3f} s, expected {plan.duration:.3f} s")
     # AAC works in 1024-sample frames; anything under one video frame is in sync.
     if abs(report.audio_duration - report.video_duration) >= frame:
         wrong.append(

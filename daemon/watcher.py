@@ -10,6 +10,7 @@ worse than one that has crashed.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import queue
@@ -33,11 +34,32 @@ from .settings import Settings
 log = logging.getLogger(__name__)
 
 #: Filesystems where inotify hears only this machine's writes.
-NETWORK_FILESYSTEMS = frozenset({
-    "nfs", "nfs4", "cifs", "smb", "smb2", "smb3", "smbfs", "sshfs", "fuse.sshfs", "9p",
-    "afs", "ceph", "fuse.ceph", "glusterfs", "fuse.glusterfs", "lustre", "gpfs", "beegfs",
-    "davfs", "fuse.rclone", "fuse.s3fs", "fuse.gcsfuse",
-})
+NETWORK_FILESYSTEMS = frozenset(
+    {
+        "nfs",
+        "nfs4",
+        "cifs",
+        "smb",
+        "smb2",
+        "smb3",
+        "smbfs",
+        "sshfs",
+        "fuse.sshfs",
+        "9p",
+        "afs",
+        "ceph",
+        "fuse.ceph",
+        "glusterfs",
+        "fuse.glusterfs",
+        "lustre",
+        "gpfs",
+        "beegfs",
+        "davfs",
+        "fuse.rclone",
+        "fuse.s3fs",
+        "fuse.gcsfuse",
+    }
+)
 #: More observer restarts than this within ten minutes means something is badly wrong:
 #: exit non-zero and let systemd restart the whole daemon.
 MAX_RESTARTS = 5
@@ -52,7 +74,9 @@ def filesystem_type(path: Path) -> str:
     target = str(path.resolve())
     for part in psutil.disk_partitions(all=True):
         mount = part.mountpoint.rstrip("/") or "/"
-        if (target == mount or target.startswith(mount.rstrip("/") + "/")) and len(mount) > len(best):
+        if (target == mount or target.startswith(mount.rstrip("/") + "/")) and len(mount) > len(
+            best
+        ):
             best, fstype = mount, part.fstype
     return fstype
 
@@ -108,7 +132,9 @@ class Watcher:
                     observer.schedule(handler, str(root), recursive=True)
             observer.start()
             self.observers[kind] = observer
-            log.info("watching %s with %s", [str(r) for r, k in self.kinds.items() if k == kind], kind)
+            log.info(
+                "watching %s with %s", [str(r) for r, k in self.kinds.items() if k == kind], kind
+            )
 
     def stop_observers(self) -> None:
         for observer in self.observers.values():
@@ -156,7 +182,9 @@ class Watcher:
                 try:
                     if time.monotonic() >= next_beat:
                         jobqueue.announce_watcher(
-                            self.intake.conn, self.name, [str(r) for r in self.settings.roots],
+                            self.intake.conn,
+                            self.name,
+                            [str(r) for r in self.settings.roots],
                             self.observers_alive(),
                         )
                         next_beat = time.monotonic() + 1.0
@@ -174,10 +202,8 @@ class Watcher:
                 self.check_observers()
         finally:
             self.stop_observers()
-            try:
+            with contextlib.suppress(RedisError):
                 self.intake.conn.delete(jobqueue.WATCHER_KEY + self.name)
-            except RedisError:
-                pass
 
     def _drain(self, timeout: float) -> None:
         try:

@@ -18,12 +18,22 @@ CLIPS: dict[str, dict[str, Any]] = {
     "wide24.mp4": {"size": (160, 90), "fps": 24, "tone": 440},
     "wide30.mp4": {"size": (320, 180), "fps": 30, "tone": 660},
     "portrait25.mp4": {"size": (90, 160), "fps": 25, "audio": False},
-    "ntsc.mov": {"size": (160, 120), "fps": "30000/1001", "tone": 550, "sample_rate": 48000,
-                 "channels": 1},
+    "ntsc.mov": {
+        "size": (160, 120),
+        "fps": "30000/1001",
+        "tone": 550,
+        "sample_rate": 48000,
+        "channels": 1,
+    },
     "square50.mp4": {"size": (120, 120), "fps": 50, "tone": 880, "sample_rate": 22050},
     "long24.mp4": {"size": (160, 90), "fps": 24, "duration": 3.0, "tone": 330},
-    "browser.webm": {"size": (160, 90), "fps": 30, "tone": 500, "sample_rate": 48000,
-                     "streamed": True},
+    "browser.webm": {
+        "size": (160, 90),
+        "fps": 30,
+        "tone": 500,
+        "sample_rate": 48000,
+        "streamed": True,
+    },
 }
 
 
@@ -56,8 +66,19 @@ def _faststart(path: Path) -> None:
 
     tmp = path.with_suffix(".tmp.mp4")
     subprocess.run(
-        [ffmpeg(), "-v", "error", "-y", "-i", str(path), "-c", "copy", "-movflags", "+faststart",
-         str(tmp)],
+        [
+            ffmpeg(),
+            "-v",
+            "error",
+            "-y",
+            "-i",
+            str(path),
+            "-c",
+            "copy",
+            "-movflags",
+            "+faststart",
+            str(tmp),
+        ],
         check=True,
     )
     tmp.replace(path)
@@ -69,8 +90,19 @@ def _audio_only(path: Path) -> None:
     from daemon.samples import ffmpeg
 
     subprocess.run(
-        [ffmpeg(), "-v", "error", "-y", "-f", "lavfi", "-i", "sine=frequency=440:duration=1",
-         "-c:a", "aac", str(path)],
+        [
+            ffmpeg(),
+            "-v",
+            "error",
+            "-y",
+            "-f",
+            "lavfi",
+            "-i",
+            "sine=frequency=440:duration=1",
+            "-c:a",
+            "aac",
+            str(path),
+        ],
         check=True,
     )
 
@@ -206,8 +238,11 @@ class Workers:
 
     def start(self, count: int = 1) -> list[subprocess.Popen[bytes]]:
         new = [
-            subprocess.Popen([sys.executable, "-m", "daemon", "worker"],
-                             env=service_env(self.settings), stdin=subprocess.DEVNULL)
+            subprocess.Popen(
+                [sys.executable, "-m", "daemon", "worker"],
+                env=service_env(self.settings),
+                stdin=subprocess.DEVNULL,
+            )
             for _ in range(count)
         ]
         self.procs += new
@@ -274,8 +309,9 @@ def watcher(service_settings: Settings, conn: Any) -> Any:
         w.stop()
 
 
-def make_project(root: Path, media: Path, name: str, shots: list[str],
-                 output: dict[str, Any] | None = None) -> Path:
+def make_project(
+    root: Path, media: Path, name: str, shots: list[str], output: dict[str, Any] | None = None
+) -> Path:
     """A project folder under ``root`` with copies of ``shots``; returns the folder."""
     project = root / name
     (project / "shots").mkdir(parents=True, exist_ok=True)
@@ -285,6 +321,5 @@ def make_project(root: Path, media: Path, name: str, shots: list[str],
 
 
 def request_doc(shots: list[str], **output: Any) -> bytes:
-    doc = {"shots": [f"shots/{s}" for s in shots],
-           "output": {"resolution": "320x180", **output}}
+    doc = {"shots": [f"shots/{s}" for s in shots], "output": {"resolution": "320x180", **output}}
     return json.dumps(doc).encode()

@@ -42,18 +42,40 @@ def measure(path: Path) -> Measured:
         v = c.streams.video[0]
         a = c.streams.audio[0] if c.streams.audio else None
         frames = sum(1 for _ in c.decode(v))
-        info = (v.codec_context.name, v.codec_context.pix_fmt, v.codec_context.width,
-                v.codec_context.height, Fraction(v.average_rate))
+        info = (
+            v.codec_context.name,
+            v.codec_context.pix_fmt,
+            v.codec_context.width,
+            v.codec_context.height,
+            Fraction(v.average_rate),
+        )
     samples, rate, channels, acodec = 0, 0, 0, None
     if a is not None:
         with av.open(str(path)) as c:
             a = c.streams.audio[0]
-            acodec, rate, channels = a.codec_context.name, a.codec_context.sample_rate, a.codec_context.channels
+            acodec, rate, channels = (
+                a.codec_context.name,
+                a.codec_context.sample_rate,
+                a.codec_context.channels,
+            )
             samples = sum(f.samples for f in c.decode(a))
     head = path.read_bytes()[:4096]
-    faststart = head.find(b"moov") != -1 and (head.find(b"mdat") == -1 or head.find(b"moov") < head.find(b"mdat"))
-    return Measured(info[0], acodec, info[1], info[2], info[3], info[4], frames, rate, channels,
-                    samples, faststart)
+    faststart = head.find(b"moov") != -1 and (
+        head.find(b"mdat") == -1 or head.find(b"moov") < head.find(b"mdat")
+    )
+    return Measured(
+        info[0],
+        acodec,
+        info[1],
+        info[2],
+        info[3],
+        info[4],
+        frames,
+        rate,
+        channels,
+        samples,
+        faststart,
+    )
 
 
 def frame_rgb(path: Path, index: int) -> np.ndarray:

@@ -15,13 +15,21 @@ from tests.mediacheck import measure
 
 
 def _assemblyd(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "daemon", *args], cwd=cwd,
-                          capture_output=True, text=True, timeout=180)
+    return subprocess.run(
+        [sys.executable, "-m", "daemon", *args],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=180,
+    )
 
 
 def test_render_prints_the_export_and_shows_a_bar(project, add_shot, write_request, tmp_path):
-    request = write_request([add_shot("wide24.mp4"), add_shot("square50.mp4")],
-                            {"resolution": "320x180"}, filename="sc010.assembly.json")
+    request = write_request(
+        [add_shot("wide24.mp4"), add_shot("square50.mp4")],
+        {"resolution": "320x180"},
+        filename="sc010.assembly.json",
+    )
     workdir = tmp_path / "cwd"
     workdir.mkdir()
     run = _assemblyd("render", str(request), cwd=workdir)
@@ -55,10 +63,16 @@ def _wait_for(predicate, timeout: float, what: str):
 
 
 def test_sigterm_cancels_a_render_and_leaves_nothing(project, add_shot, write_request, tmp_path):
-    request = write_request([add_shot("long24.mp4")] * 8, {"resolution": "640x360",
-                                                          "quality_preset": "high"})
-    proc = subprocess.Popen([sys.executable, "-m", "daemon", "render", str(request)],
-                            cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    request = write_request(
+        [add_shot("long24.mp4")] * 8, {"resolution": "640x360", "quality_preset": "high"}
+    )
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "daemon", "render", str(request)],
+        cwd=tmp_path,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     parent = psutil.Process(proc.pid)
 
     def encoding():
@@ -70,7 +84,7 @@ def test_sigterm_cancels_a_render_and_leaves_nothing(project, add_shot, write_re
     _, err = proc.communicate(timeout=30)
     assert proc.returncode == 130, err
     assert "canceled" in err
-    gone, alive = psutil.wait_procs(children, timeout=10)
+    _, alive = psutil.wait_procs(children, timeout=10)
     assert alive == []
     assert list((project / "exports").iterdir()) == []
     (entry,) = json.loads((project / "project.json").read_text())["assemblies"]

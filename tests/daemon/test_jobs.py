@@ -27,15 +27,18 @@ def _renders_of(project) -> list[psutil.Process]:
     found = []
     for proc in psutil.process_iter(["name", "cmdline"]):
         try:
-            if "ffmpeg" in (proc.info["name"] or "") and str(project) in " ".join(proc.info["cmdline"] or []):
+            if "ffmpeg" in (proc.info["name"] or "") and str(project) in " ".join(
+                proc.info["cmdline"] or []
+            ):
                 found.append(proc)
         except psutil.Error:
             continue
     return found
 
 
-def test_a_dropped_request_is_rendered_and_reported_everywhere(watcher, workers, conn, root,
-                                                              media, service_settings):
+def test_a_dropped_request_is_rendered_and_reported_everywhere(
+    watcher, workers, conn, root, media, service_settings
+):
     workers.start(1)
     channel = conn.pubsub(ignore_subscribe_messages=True)
     channel.subscribe(jobqueue.CHANNEL)
@@ -67,7 +70,7 @@ def test_a_dropped_request_is_rendered_and_reported_everywhere(watcher, workers,
         if message:
             events.append(json.loads(message["data"]))
     mine = [e for e in events if e["id"] == job.id]
-    assert [e["state"] for e in mine][0] == "queued" and mine[-1]["state"] == "finished"
+    assert mine[0]["state"] == "queued" and mine[-1]["state"] == "finished"
     percents = [e["progress"] for e in mine]
     assert percents == sorted(percents) and percents[-1] == 100.0
     assert len({e["stage"] for e in mine}) >= 4
@@ -92,16 +95,21 @@ def test_a_request_that_fails_validation_is_not_retried(watcher, workers, conn, 
     assert not (project / "exports").exists() or not list((project / "exports").iterdir())
 
 
-def test_cancelling_a_queued_job_means_it_never_runs(watcher, workers, conn, root, media,
-                                                     service_settings):
+def test_cancelling_a_queued_job_means_it_never_runs(
+    watcher, workers, conn, root, media, service_settings
+):
     watcher()  # no worker yet: the job waits in the queue
     project = make_project(root, media, "seq030", ["wide24.mp4"])
     request = project / "assembly.json"
     request.write_bytes(request_doc(["wide24.mp4"]))
     status = StatusFile(request)
     job_id = wait_for(lambda: _state(status) == "queued" and status.read()["job_id"], 15, "queued")
-    run = subprocess.run([sys.executable, "-m", "daemon", "cancel", job_id],
-                         env=service_env(service_settings), capture_output=True, text=True)
+    run = subprocess.run(
+        [sys.executable, "-m", "daemon", "cancel", job_id],
+        env=service_env(service_settings),
+        capture_output=True,
+        text=True,
+    )
     assert run.returncode == 0, run.stderr
     assert f"{job_id}: canceled" in run.stdout
     assert _state(status) == "canceled"
@@ -113,21 +121,29 @@ def test_cancelling_a_queued_job_means_it_never_runs(watcher, workers, conn, roo
     assert entry["status"] == "canceled"
 
 
-def test_cancelling_a_running_job_stops_ffmpeg_and_publishes_nothing(watcher, workers, conn,
-                                                                     root, media,
-                                                                     service_settings):
+def test_cancelling_a_running_job_stops_ffmpeg_and_publishes_nothing(
+    watcher, workers, conn, root, media, service_settings
+):
     workers.start(1)
     watcher()
     project = make_project(root, media, "seq040", ["long24.mp4"])
     request = project / "assembly.json"
-    request.write_bytes(request_doc(LONG, resolution="640x360", quality_preset="high",
-                                    output_format="mov"))
+    request.write_bytes(
+        request_doc(LONG, resolution="640x360", quality_preset="high", output_format="mov")
+    )
     status = StatusFile(request)
-    job_id = wait_for(lambda: status.read().get("stage") == "render" and status.read()["job_id"],
-                      60, "the render to start")
+    job_id = wait_for(
+        lambda: status.read().get("stage") == "render" and status.read()["job_id"],
+        60,
+        "the render to start",
+    )
     wait_for(lambda: _renders_of(project), 30, "ffmpeg to be running")
-    run = subprocess.run([sys.executable, "-m", "daemon", "cancel", job_id],
-                         env=service_env(service_settings), capture_output=True, text=True)
+    run = subprocess.run(
+        [sys.executable, "-m", "daemon", "cancel", job_id],
+        env=service_env(service_settings),
+        capture_output=True,
+        text=True,
+    )
     assert run.returncode == 0, run.stdout + run.stderr
     assert jobqueue.view(jobqueue.fetch(conn, job_id))["state"] == "canceled"
     wait_for(lambda: _state(status) == "canceled", 10, "the status file to say canceled")
@@ -137,14 +153,16 @@ def test_cancelling_a_running_job_stops_ffmpeg_and_publishes_nothing(watcher, wo
     assert entry["status"] == "canceled"
 
 
-def test_a_sigkilled_worker_fails_its_job_and_cleans_up(watcher, workers, conn, root, media,
-                                                        service_settings):
+def test_a_sigkilled_worker_fails_its_job_and_cleans_up(
+    watcher, workers, conn, root, media, service_settings
+):
     (worker,) = workers.start(1)
     watcher()
     project = make_project(root, media, "seq050", ["long24.mp4"])
     request = project / "assembly.json"
-    request.write_bytes(request_doc(LONG, resolution="640x360", quality_preset="high",
-                                    output_format="mov"))
+    request.write_bytes(
+        request_doc(LONG, resolution="640x360", quality_preset="high", output_format="mov")
+    )
     status = StatusFile(request)
     wait_for(lambda: status.read().get("stage") == "render", 60, "the render to start")
     wait_for(lambda: list((project / "exports").glob(".*partial*")), 30, "a partial file")
@@ -167,11 +185,20 @@ def test_jobs_command_lists_state_and_percent(watcher, conn, root, media, servic
     (project / "assembly.json").write_bytes(request_doc(["wide24.mp4"]))
     status = StatusFile(project / "assembly.json")
     job_id = wait_for(lambda: status.read().get("job_id"), 15, "queued")
-    run = subprocess.run([sys.executable, "-m", "daemon", "jobs"],
-                         env=service_env(service_settings), capture_output=True, text=True)
+    run = subprocess.run(
+        [sys.executable, "-m", "daemon", "jobs"],
+        env=service_env(service_settings),
+        capture_output=True,
+        text=True,
+    )
     assert run.returncode == 0, run.stderr
     assert job_id in run.stdout and "queued" in run.stdout and "0.0%" in run.stdout
-    listed = json.loads(subprocess.run(
-        [sys.executable, "-m", "daemon", "jobs", "--json", "--state", "queued"],
-        env=service_env(service_settings), capture_output=True, text=True).stdout)
+    listed = json.loads(
+        subprocess.run(
+            [sys.executable, "-m", "daemon", "jobs", "--json", "--state", "queued"],
+            env=service_env(service_settings),
+            capture_output=True,
+            text=True,
+        ).stdout
+    )
     assert [v["id"] for v in listed] == [job_id]

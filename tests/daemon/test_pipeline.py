@@ -16,11 +16,15 @@ def _ffmpeg_children():
     return [p for p in psutil.Process().children(recursive=True) if "ffmpeg" in p.name()]
 
 
-def test_project_json_records_the_assembly_and_keeps_other_keys(project, add_shot,
-                                                                write_request, settings):
+def test_project_json_records_the_assembly_and_keeps_other_keys(
+    project, add_shot, write_request, settings
+):
     (project / "project.json").write_text(json.dumps({"title": "Big Film", "fps": 24}))
-    request = write_request([add_shot("wide24.mp4"), {"path": add_shot("wide30.mp4"), "out": 0.5}],
-                            {"resolution": "320x180"}, name="seq010_v003")
+    request = write_request(
+        [add_shot("wide24.mp4"), {"path": add_shot("wide30.mp4"), "out": 0.5}],
+        {"resolution": "320x180"},
+        name="seq010_v003",
+    )
     result = assemble(request, settings)
     data = json.loads((project / "project.json").read_text())
     assert data["title"] == "Big Film" and data["fps"] == 24
@@ -70,8 +74,9 @@ def test_a_shot_vanishing_mid_render_fails_cleanly(project, add_shot, write_requ
     assert entry["error"]["shot_index"] == 2
 
 
-def test_cancel_mid_render_leaves_no_partial_and_no_ffmpeg(project, add_shot, write_request,
-                                                           settings):
+def test_cancel_mid_render_leaves_no_partial_and_no_ffmpeg(
+    project, add_shot, write_request, settings
+):
     request = write_request([add_shot("long24.mp4")] * 3, {"resolution": "320x180"})
     updates: list[Update] = []
 
@@ -87,10 +92,13 @@ def test_cancel_mid_render_leaves_no_partial_and_no_ffmpeg(project, add_shot, wr
     assert entry["status"] == "canceled"
 
 
-def test_progress_is_monotonic_in_stage_order_and_ends_at_100_once(project, add_shot,
-                                                                  write_request, settings):
+def test_progress_is_monotonic_in_stage_order_and_ends_at_100_once(
+    project, add_shot, write_request, settings
+):
     updates: list[Update] = []
-    request = write_request([add_shot("wide24.mp4"), add_shot("ntsc.mov")], {"resolution": "320x180"})
+    request = write_request(
+        [add_shot("wide24.mp4"), add_shot("ntsc.mov")], {"resolution": "320x180"}
+    )
     assemble(request, settings, Progress(updates.append))
     percents = [u.percent for u in updates]
     assert percents == sorted(percents)

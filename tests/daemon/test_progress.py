@@ -20,9 +20,9 @@ def test_progress_never_goes_back_and_hits_100_only_on_finish():
 def test_moviepy_passes_fold_into_one_render_fraction():
     fractions: list[float] = []
     bars = MoviePyBars(fractions.append)
-    for i in bars.iter_bar(chunk=range(10)):
+    for _ in bars.iter_bar(chunk=range(10)):
         pass
-    for i in bars.iter_bar(frame_index=range(100)):
+    for _ in bars.iter_bar(frame_index=range(100)):
         pass
     assert fractions[0] > 0 and fractions[9] == MoviePyBars.AUDIO_SHARE
     assert fractions[-1] == 1.0

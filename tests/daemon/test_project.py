@@ -31,7 +31,9 @@ def test_update_merges_into_the_entry(tmp_path):
     record.update("a", status="running", timings={"probe": 1.0})
     record.update("a", status="finished", timings={"render": 2.0})
     assert record.entry("a") == {
-        "id": "a", "status": "finished", "timings": {"probe": 1.0, "render": 2.0}
+        "id": "a",
+        "status": "finished",
+        "timings": {"probe": 1.0, "render": 2.0},
     }
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import shutil
 import threading
 from fractions import Fraction
@@ -35,7 +36,8 @@ RATE = 24
 
 def _ffmpeg_children() -> list[psutil.Process]:
     return [
-        p for p in psutil.Process().children(recursive=True)
+        p
+        for p in psutil.Process().children(recursive=True)
         if "ffmpeg" in (p.name() + " ".join(p.cmdline()[:1]))
     ]
 
@@ -50,10 +52,8 @@ class ProcessWatch(threading.Thread):
 
     def run(self) -> None:
         while not self.stop.wait(0.02):
-            try:
+            with contextlib.suppress(psutil.Error):
                 self.most = max(self.most, len(_ffmpeg_children()))
-            except psutil.Error:
-                pass
 
 
 @pytest.fixture(scope="module")
@@ -73,8 +73,19 @@ def sequence(tmp_path_factory, media):
     request = project / "assembly.json"
     import json
 
-    request.write_text(json.dumps({"shots": shots, "output": {
-        "resolution": "320x180", "fps": RATE, "quality_preset": "draft", "bitrate": "800k"}}))
+    request.write_text(
+        json.dumps(
+            {
+                "shots": shots,
+                "output": {
+                    "resolution": "320x180",
+                    "fps": RATE,
+                    "quality_preset": "draft",
+                    "bitrate": "800k",
+                },
+            }
+        )
+    )
     watch = ProcessWatch()
     watch.start()
     try:
@@ -163,11 +174,17 @@ def test_no_moviepy_temp_files_anywhere(sequence, tmp_path_factory):
     ("output", "codecs", "rate"),
     [
         ({"output_format": "mov"}, ("h264", "aac", "yuv420p"), Fraction(24)),
-        ({"output_format": "mov", "quality_preset": "high"},
-         ("prores", "pcm_s24le", "yuv422p10le"), Fraction(24)),
+        (
+            {"output_format": "mov", "quality_preset": "high"},
+            ("prores", "pcm_s24le", "yuv422p10le"),
+            Fraction(24),
+        ),
         ({"fps": 23.976}, ("h264", "aac", "yuv420p"), Fraction(24000, 1001)),
-        ({"fps": 59.94, "quality_preset": "high"}, ("h264", "aac", "yuv420p"),
-         Fraction(60000, 1001)),
+        (
+            {"fps": 59.94, "quality_preset": "high"},
+            ("h264", "aac", "yuv420p"),
+            Fraction(60000, 1001),
+        ),
         ({"fps": 25, "resolution": "256x144"}, ("h264", "aac", "yuv420p"), Fraction(25)),
     ],
 )
@@ -188,8 +205,11 @@ def test_bitrate_setting_controls_the_size(add_shot, write_request, settings, pr
     shots = [add_shot("long24.mp4")]
     sizes = {}
     for bitrate in ("150k", "1500k"):
-        request = write_request(shots, {"resolution": "640x360", "bitrate": bitrate},
-                                filename=f"b{bitrate}.assembly.json")
+        request = write_request(
+            shots,
+            {"resolution": "640x360", "bitrate": bitrate},
+            filename=f"b{bitrate}.assembly.json",
+        )
         sizes[bitrate] = assemble(request, settings).export.stat().st_size
     video_bits = {k: v * 8 / 3.0 for k, v in sizes.items()}
     assert video_bits["1500k"] > 4 * video_bits["150k"]

@@ -23,8 +23,13 @@ def test_output_defaults_are_the_seed_config():
 
 @pytest.mark.parametrize(
     ("fps", "exact"),
-    [(23.976, Fraction(24000, 1001)), (29.97, Fraction(30000, 1001)),
-     (59.94, Fraction(60000, 1001)), (25, Fraction(25)), (60, Fraction(60))],
+    [
+        (23.976, Fraction(24000, 1001)),
+        (29.97, Fraction(30000, 1001)),
+        (59.94, Fraction(60000, 1001)),
+        (25, Fraction(25)),
+        (60, Fraction(60)),
+    ],
 )
 def test_ntsc_rates_are_exact(fps, exact):
     assert OutputSettings(fps=fps).frame_rate == exact

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import signal
@@ -29,11 +30,19 @@ def state_dir():
 
 def _up(root: Path, state: Path) -> subprocess.Popen[str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("ASSEMBLYD_")}
-    env.update(ASSEMBLYD_STATE_DIR=str(state), ASSEMBLYD_STABLE_SECONDS="0.3",
-               ASSEMBLYD_HEARTBEAT_INTERVAL="1", ASSEMBLYD_LOG_LEVEL="WARNING")
-    return subprocess.Popen([sys.executable, "-m", "daemon", "up", "--root", str(root),
-                             "--port", "0"],
-                            env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    env.update(
+        ASSEMBLYD_STATE_DIR=str(state),
+        ASSEMBLYD_STABLE_SECONDS="0.3",
+        ASSEMBLYD_HEARTBEAT_INTERVAL="1",
+        ASSEMBLYD_LOG_LEVEL="WARNING",
+    )
+    return subprocess.Popen(
+        [sys.executable, "-m", "daemon", "up", "--root", str(root), "--port", "0"],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
 
 
 def _tree(proc: subprocess.Popen[str]) -> list[psutil.Process]:
@@ -43,28 +52,27 @@ def _tree(proc: subprocess.Popen[str]) -> list[psutil.Process]:
 def _names(procs: list[psutil.Process]) -> str:
     out = []
     for p in procs:
-        try:
+        with contextlib.suppress(psutil.Error):
             out.append(" ".join(p.cmdline()))
-        except psutil.Error:
-            pass
     return " | ".join(out)
 
 
 def _descendants_of_everything(procs: list[psutil.Process]) -> list[psutil.Process]:
     found = list(procs)
     for p in procs:
-        try:
+        with contextlib.suppress(psutil.Error):
             found += p.children(recursive=True)
-        except psutil.Error:
-            pass
     return found
 
 
 def test_up_renders_a_drop_and_sigterm_stops_every_child(root, media, state_dir):
     up = _up(root, state_dir)
     try:
-        wait_for(lambda: "redis-server" in _names(_tree(up)) and "worker" in _names(_tree(up)),
-                 30, "redis and a worker to start")
+        wait_for(
+            lambda: "redis-server" in _names(_tree(up)) and "worker" in _names(_tree(up)),
+            30,
+            "redis and a worker to start",
+        )
         project = make_project(root, media, "seq010", ["wide24.mp4"])
         (project / "assembly.json").write_bytes(request_doc(["wide24.mp4"]))
         status = StatusFile(project / "assembly.json")
@@ -85,8 +93,11 @@ def test_sigterm_mid_render_kills_ffmpeg_and_requeues_the_job(root, media, state
     up = _up(root, state_dir)
     try:
         project = make_project(root, media, "seq020", ["long24.mp4"])
-        (project / "assembly.json").write_bytes(request_doc(
-            ["long24.mp4"] * 8, resolution="640x360", quality_preset="high", output_format="mov"))
+        (project / "assembly.json").write_bytes(
+            request_doc(
+                ["long24.mp4"] * 8, resolution="640x360", quality_preset="high", output_format="mov"
+            )
+        )
         status = StatusFile(project / "assembly.json")
         wait_for(lambda: status.read().get("stage") == "render", 60, "the render to start")
         wait_for(lambda: "ffmpeg" in _names(_descendants_of_everything(_tree(up))), 30, "ffmpeg")
@@ -112,8 +123,11 @@ def test_sigterm_mid_render_kills_ffmpeg_and_requeues_the_job(root, media, state
 def test_sigkill_of_up_leaves_no_orphans(root, media, state_dir):
     up = _up(root, state_dir)
     project = make_project(root, media, "seq030", ["long24.mp4"])
-    (project / "assembly.json").write_bytes(request_doc(
-        ["long24.mp4"] * 8, resolution="640x360", quality_preset="high", output_format="mov"))
+    (project / "assembly.json").write_bytes(
+        request_doc(
+            ["long24.mp4"] * 8, resolution="640x360", quality_preset="high", output_format="mov"
+        )
+    )
     status = StatusFile(project / "assembly.json")
     wait_for(lambda: status.read().get("stage") == "render", 60, "the render to start")
     wait_for(lambda: "ffmpeg" in _names(_descendants_of_everything(_tree(up))), 30, "ffmpeg")
@@ -124,8 +138,9 @@ def test_sigkill_of_up_leaves_no_orphans(root, media, state_dir):
     assert alive == [], _names(alive)
 
 
-def test_redis_restarted_empty_gets_every_open_request_back(root, media, tmp_path,
-                                                            service_settings):
+def test_redis_restarted_empty_gets_every_open_request_back(
+    root, media, tmp_path, service_settings
+):
     state = Path(tempfile.mkdtemp(prefix="asm-r-", dir="/tmp"))
     server = EmbeddedRedis(state)
     settings = service_settings.model_copy(update={"redis_url": server.start()})

@@ -14,8 +14,9 @@ def _problems(request, settings):
     return err.value.problems
 
 
-def test_every_problem_is_reported_at_once(project, media, add_shot, write_request, settings,
-                                            tmp_path):
+def test_every_problem_is_reported_at_once(
+    project, media, add_shot, write_request, settings, tmp_path
+):
     good = add_shot("wide24.mp4")
     add_shot("empty.mp4")
     add_shot("notes.mp4")
@@ -28,23 +29,23 @@ def test_every_problem_is_reported_at_once(project, media, add_shot, write_reque
     outside.write_bytes((media / "wide24.mp4").read_bytes())
     os.symlink(outside, project / "shots" / "link.mp4")
     shots = [
-        good,                                   # 0 fine
-        "shots/missing.mp4",                    # 1
-        "shots/folder.mp4",                     # 2
-        "shots/empty.mp4",                      # 3
-        "shots/notes.mp4",                      # 4
-        "shots/corrupt.mp4",                    # 5
-        "shots/truncated.mp4",                  # 6
-        "../secret.mp4",                        # 7
-        str(outside),                           # 8
-        "shots/link.mp4",                       # 9
-        "http://127.0.0.1:9/shot.mp4",          # 10
-        "concat:shots/a.mp4|shots/b.mp4",       # 11
-        "pipe:0",                               # 12
-        "shots/playlist.mp4",                   # 13
-        {"path": good, "in": 5.0},              # 14
+        good,  # 0 fine
+        "shots/missing.mp4",  # 1
+        "shots/folder.mp4",  # 2
+        "shots/empty.mp4",  # 3
+        "shots/notes.mp4",  # 4
+        "shots/corrupt.mp4",  # 5
+        "shots/truncated.mp4",  # 6
+        "../secret.mp4",  # 7
+        str(outside),  # 8
+        "shots/link.mp4",  # 9
+        "http://127.0.0.1:9/shot.mp4",  # 10
+        "concat:shots/a.mp4|shots/b.mp4",  # 11
+        "pipe:0",  # 12
+        "shots/playlist.mp4",  # 13
+        {"path": good, "in": 5.0},  # 14
         {"path": good, "in": 0.2, "out": 9.0},  # 15
-        "shots/audio_only.m4a",                 # 16
+        "shots/audio_only.m4a",  # 16
     ]
     request = write_request(
         shots, {"resolution": "1921x1080", "bitrate": "fast", "quality_preset": "ultra"}
@@ -52,11 +53,22 @@ def test_every_problem_is_reported_at_once(project, media, add_shot, write_reque
     problems = _problems(request, settings)
     by_shot = {p.shot_index: p for p in problems if p.shot_index is not None}
     expected = {
-        1: "missing_file", 2: "not_a_file", 3: "empty_file", 4: "not_video",
-        5: "corrupt", 6: "truncated", 7: "outside_project", 8: "outside_project",
-        9: "outside_project", 10: "url_not_allowed", 11: "url_not_allowed",
-        12: "url_not_allowed", 13: "playlist_not_allowed", 14: "trim_out_of_range",
-        15: "trim_out_of_range", 16: "not_video",
+        1: "missing_file",
+        2: "not_a_file",
+        3: "empty_file",
+        4: "not_video",
+        5: "corrupt",
+        6: "truncated",
+        7: "outside_project",
+        8: "outside_project",
+        9: "outside_project",
+        10: "url_not_allowed",
+        11: "url_not_allowed",
+        12: "url_not_allowed",
+        13: "playlist_not_allowed",
+        14: "trim_out_of_range",
+        15: "trim_out_of_range",
+        16: "not_video",
     }
     assert {i: p.code for i, p in by_shot.items()} == expected
     assert 0 not in by_shot
@@ -99,13 +111,15 @@ def test_valid_request_is_probed(project, add_shot, write_request, settings):
 
 def test_validate_command_exit_codes(project, add_shot, write_request):
     ok = write_request([add_shot("wide24.mp4")])
-    run = subprocess.run([sys.executable, "-m", "daemon", "validate", str(ok)],
-                         capture_output=True, text=True)
+    run = subprocess.run(
+        [sys.executable, "-m", "daemon", "validate", str(ok)], capture_output=True, text=True
+    )
     assert run.returncode == 0, run.stderr
     assert "OK, 1 shot(s)" in run.stdout
     bad = write_request(["shots/nope.mp4"], filename="bad.assembly.json")
-    run = subprocess.run([sys.executable, "-m", "daemon", "validate", str(bad)],
-                         capture_output=True, text=True)
+    run = subprocess.run(
+        [sys.executable, "-m", "daemon", "validate", str(bad)], capture_output=True, text=True
+    )
     assert run.returncode == 2
     assert "shot 1 (shots/nope.mp4): file not found" in run.stderr
     assert not (project / "exports").exists()

@@ -92,8 +92,11 @@ def test_requests_dropped_while_down_are_caught_up(watcher, conn, root, media):
     (project / "exports").mkdir()
     (project / "exports" / "assembly.json").write_bytes(request_doc(["wide24.mp4"]))
     w = watcher()
-    wait_for(lambda: StatusFile(project / "assembly.json").read().get("state") == "queued", 15,
-             "the catch-up scan")
+    wait_for(
+        lambda: StatusFile(project / "assembly.json").read().get("state") == "queued",
+        15,
+        "the catch-up scan",
+    )
     w.watcher.intake.scan()
     assert len(_queued_ids(conn, w.watcher.settings)) == 1
     assert not StatusFile(deep / "assembly.json").path.exists()
@@ -109,8 +112,11 @@ def test_a_dead_observer_is_noticed_and_replaced(watcher, root, media):
     assert len(w.watcher.restarts) == 1
     project = make_project(root, media, "sh060", ["wide24.mp4"])
     (project / "assembly.json").write_bytes(request_doc(["wide24.mp4"]))
-    wait_for(lambda: StatusFile(project / "assembly.json").read().get("state") == "queued", 15,
-             "a drop after the restart")
+    wait_for(
+        lambda: StatusFile(project / "assembly.json").read().get("state") == "queued",
+        15,
+        "a drop after the restart",
+    )
 
 
 def test_a_root_that_is_gone_stops_the_watcher_loudly(service_settings, conn, tmp_path):

@@ -83,15 +83,17 @@ def test_units_pass_systemd_analyze_verify(tmp_path: Path) -> None:
     names = [WATCH, "assemblyd-worker@1.service", TARGET]
     proc = subprocess.run(
         [analyze, "verify", *(str(tmp_path / n) for n in names)],
-        cwd=tmp_path, capture_output=True, text=True, timeout=120,
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
     output = proc.stdout + proc.stderr
     assert proc.returncode == 0, output
     # Unknown keys or bad values are only warnings ("..., ignoring") with exit 0;
     # any message about our units is a failure. Messages about the host's own
     # units (common in containers) are not ours to fix.
-    ours = [line for line in output.splitlines()
-            if str(tmp_path) in line or "assemblyd" in line]
+    ours = [line for line in output.splitlines() if str(tmp_path) in line or "assemblyd" in line]
     assert not ours, "\n".join(ours)
 
 
@@ -118,7 +120,10 @@ def test_services_are_hardened(name: str) -> None:
     for key, value in HARDENING.items():
         assert one(unit, "Service", key) == value, (name, key)
     assert sorted(joined(unit, "Service", "RestrictAddressFamilies")) == [
-        "AF_INET", "AF_INET6", "AF_UNIX"]
+        "AF_INET",
+        "AF_INET6",
+        "AF_UNIX",
+    ]
     writable = joined(unit, "Service", "ReadWritePaths")
     assert "/srv/projects" in writable
     assert "/var/lib/assemblyd" in writable
@@ -160,8 +165,11 @@ def test_target_groups_the_services() -> None:
 
 def documented_settings() -> dict[str, object]:
     """Uncomment every "# name = value" line of the example config and parse it."""
-    lines = [m.group(1) + " = " + m.group(2)
-             for m in map(SETTING_LINE.match, CONFIG.read_text().splitlines()) if m]
+    lines = [
+        m.group(1) + " = " + m.group(2)
+        for m in map(SETTING_LINE.match, CONFIG.read_text().splitlines())
+        if m
+    ]
     return tomllib.loads("\n".join(lines))  # a repeated name fails here
 
 
