@@ -74,6 +74,10 @@ def test_a_dropped_request_is_rendered_and_reported_everywhere(
     percents = [e["progress"] for e in mine]
     assert percents == sorted(percents) and percents[-1] == 100.0
     assert len({e["stage"] for e in mine}) >= 4
+    # Throttled: within a stage, no more than one message per progress_interval.
+    render = [e for e in mine if e["stage"] == "render"]
+    render_seconds = entry["timings"]["render"]
+    assert 2 <= len(render) <= render_seconds / service_settings.progress_interval + 2
     channel.close()
 
 

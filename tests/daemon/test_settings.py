@@ -21,3 +21,13 @@ def test_repository_config_documents_every_setting():
     text = (Path(__file__).resolve().parents[2] / "config" / "assemblyd.toml").read_text()
     for name in Settings.model_fields:
         assert f"# {name} =" in text or f"\n{name} =" in text, name
+
+
+def test_path_map_rewrites_prefixes_only():
+    from daemon.settings import Settings, map_path
+
+    s = Settings(path_map={"/mnt/nas": "/Volumes/nas"})
+    assert map_path("/mnt/nas/show/seq/assembly.json", s) == "/Volumes/nas/show/seq/assembly.json"
+    assert map_path("/mnt/nas", s) == "/Volumes/nas"
+    assert map_path("/mnt/nasty/x.json", s) == "/mnt/nasty/x.json"
+    assert map_path("/srv/x.json", Settings()) == "/srv/x.json"

@@ -139,3 +139,33 @@ def test_status_file_sits_beside_the_request(root):
     assert StatusFile(root / "assembly.json").path.name == "assembly.status.json"
     assert StatusFile(root / "x.assembly.json").path.name == "x.assembly.status.json"
     json.dumps({})
+
+
+def test_rescans_catch_what_the_observer_missed(watcher, root, media):
+    # A polled root whose poll never comes round: only the periodic rescan can see this.
+    w = watcher(observer="polling", poll_interval=3600, rescan_interval=0.5)
+    project = make_project(root, media, "sh070", ["wide24.mp4"])
+    (project / "assembly.json").write_bytes(request_doc(["wide24.mp4"]))
+    wait_for(
+        lambda: StatusFile(project / "assembly.json").read().get("state") == "queued",
+        15,
+        "the rescan to find the request",
+    )
+    assert w.error is None
+
+
+def test_watch_command_exits_non_zero_when_it_cannot_watch(service_settings, tmp_path):
+    import subprocess
+    import sys
+
+    from tests.conftest import service_env
+
+    run = subprocess.run(
+        [sys.executable, "-m", "daemon", "watch", "--root", str(tmp_path / "gone")],
+        env=service_env(service_settings),
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert run.returncode == 1
+    assert "not a folder" in run.stderr

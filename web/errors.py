@@ -1,0 +1,72 @@
+"""API errors: one JSON shape, ``{"code": ..., "message": ...}``, with stable codes.
+
+Clients branch on ``code``; ``message`` is for people and may change wording.
+The daemon's own errors (:mod:`daemon.errors`) carry their codes through unchanged.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+
+from daemon.errors import AssemblyError, JobAlreadyEnded, JobNotFound, ValidationFailed, describe
+
+#: HTTP status of each daemon error the API lets through.
+_STATUS: dict[type[AssemblyError], int] = {
+    JobNotFound: 404,
+    JobAlreadyEnded: 409,
+    ValidationFailed: 422,
+}
+
+#: Starlette's own HTTP errors (unknown path, wrong method) in our shape.
+_HTTP_CODES = {404: "not_found", 405: "method_not_allowed", 413: "request_too_large"}
+
+
+class ApiError(Exception):
+    """An error answer: ``status``, a stable ``code``, a human ``message``, extra fields."""
+
+    def __init__(self, status: int, code: str, message: str, **extra: Any) -> None:
+        super().__init__(message)
+        self.status, self.code, self.message, self.extra = status, code, message, extra
+
+    def response(self) -> JSONResponse:
+        return error_response(self.status, self.code, self.message, **self.extra)
+
+
+def error_response(status: int, code: str, message: str, **extra: Any) -> JSONResponse:
+    return JSONResponse({"code": code, "message": message, **extra}, status_code=status)
+
+
+async def _api_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, ApiError)
+    return exc.response()
+
+
+async def _assembly_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, AssemblyError)
+    body = exc.to_dict()
+    body["message"] = describe(exc)
+    return JSONResponse(body, status_code=_STATUS.get(type(exc), 500))
+
+
+async def _http_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, HTTPException)
+    code = _HTTP_CODES.get(exc.status_code, f"http_{exc.status_code}")
+    return error_response(exc.status_code, code, str(exc.detail))
+
+
+async def _internal_error(request: Request, exc: Exception) -> Response:
+    # The traceback goes to the log (Starlette's ServerErrorMiddleware logs it);
+    # the client gets the plain-words form, never a stack dump.
+    return error_response(500, "internal_error", describe(exc))
+
+
+HANDLERS = {
+    ApiError: _api_error,
+    AssemblyError: _assembly_error,
+    HTTPException: _http_error,
+    Exception: _internal_error,
+}
