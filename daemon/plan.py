@@ -6,20 +6,42 @@ segments are laid end to end; so cuts land on frame boundaries, the audio cannot
 drift against the picture across joins, and the total is the sum of the shots to
 within one frame per shot.
 
-The plan names the render strategy. Only the MoviePy composition exists today;
-faster strategies slot in here without touching validate, verify or publish.
+The plan also picks the render strategy, from the probed shots and the request:
+
+``copy``
+    Every shot already is what the output needs: H.264, yuv420p, the output's size
+    and exact frame rate, no rotation, a video bitrate at most 125 % of the requested
+    one (a copy must not be much bigger than what was asked for; a lower bitrate is
+    fine: re-encoding cannot add back quality), trims that fall on keyframes, and
+    the same codec parameter sets as the other shots (an MP4 track has one set for
+    the whole track, so shots from different encoders cannot share it). The
+    pictures are joined without re-encoding; only the audio is encoded, once.
+``normalize``
+    Each shot is transcoded by ffmpeg to exactly the output format (scaled to fit,
+    padded, frame rate conformed, exact frame count), cached, and the segments are
+    joined without re-encoding again. Used when any shot does not match.
+``moviepy``
+    MoviePy composes every frame in Python: for frame-level work. Only on request.
+
+``"engine"`` in the request forces one (``copy`` fails naming the shots that do
+not match).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from fractions import Fraction
 from pathlib import Path
 
+from .errors import Problem, ValidationFailed
 from .presets import Encoder, encoder_for
+from .probe import keyframe_at
 from .request import OutputSettings
 from .settings import Settings
-from .validate import ValidatedRequest
+from .validate import ProbedShot, ValidatedRequest
+
+#: A copied shot may be this much above the requested bitrate.
+BITRATE_SLACK = 1.25
 
 
 @dataclass(frozen=True)
@@ -38,6 +60,14 @@ class Segment:
     offset: tuple[int, int]
     #: The source's header lacks a duration; readers must decode to find it.
     needs_scan: bool
+    #: Seconds into the source where the segment ends (the 'out' trim or the end).
+    end: float = 0.0
+    #: Why this shot cannot be joined without re-encoding ("" if it can).
+    mismatch: str = ""
+    #: Where the source's first video frame sits on its own clock (seconds).
+    source_start: float = 0.0
+    #: The source's whole length; an ``end`` short of it is an 'out' trim.
+    source_duration: float = 0.0
 
     @property
     def last_frame(self) -> int:
@@ -50,7 +80,7 @@ class Plan:
     encoder: Encoder
     segments: list[Segment]
     audio_rate: int
-    strategy: str = "moviepy"
+    strategy: str = "normalize"
 
     @property
     def total_frames(self) -> int:
@@ -70,12 +100,64 @@ def fit_inside(src: tuple[int, int], canvas: tuple[int, int]) -> tuple[int, int]
     return width, height
 
 
+def copy_mismatch(shot: ProbedShot, output: OutputSettings, encoder: Encoder) -> str:
+    """Why ``shot`` cannot be stream-copied into ``output``; "" if it can."""
+    info = shot.info
+    if encoder.video_codec != "libx264":
+        return f"the {output.output_format} {output.quality_preset} preset is not H.264"
+    if info.video_codec != "h264":
+        return f"video is {info.video_codec}, not H.264"
+    if info.pix_fmt != "yuv420p":
+        return f"pixels are {info.pix_fmt}, not yuv420p"
+    if info.rotation:
+        return f"rotated {info.rotation} degrees"
+    if (info.width, info.height) != output.size:
+        return f"size {info.width}x{info.height} is not {output.resolution}"
+    if info.frame_rate != output.frame_rate:
+        return f"frame rate {info.frame_rate} is not {output.frame_rate}"
+    if not info.header_has_duration:
+        return "the file has no duration in its header"
+    if not info.video_bit_rate or info.video_bit_rate > BITRATE_SLACK * output.bits_per_second:
+        rate = f"{(info.video_bit_rate or 0) // 1000}k" if info.video_bit_rate else "unknown"
+        return f"bitrate {rate} is over {BITRATE_SLACK:.0%} of {output.bitrate}"
+    if shot.start > 0 and not keyframe_at(shot.source, info, shot.start):
+        return f"'in' {shot.start:.3f} s is not on a keyframe"
+    half = float(1 / info.frame_rate) / 2
+    if shot.end < info.duration - half and not keyframe_at(shot.source, info, shot.end):
+        return f"'out' {shot.end:.3f} s is not on a keyframe"
+    return ""
+
+
+def choose_strategy(validated: ValidatedRequest, segments: list[Segment]) -> str:
+    engine = validated.request.engine
+    if engine in ("moviepy", "normalize"):
+        return engine
+    mismatched = [s for s in segments if s.mismatch]
+    parameter_sets = {shot.info.extradata for shot in validated.shots}
+    if not mismatched and len(parameter_sets) > 1:
+        mismatched = segments  # each matches alone, but they come from different encoders
+        reason = "shots come from different encoders (their H.264 parameter sets differ)"
+        segments[:] = [replace(s, mismatch=reason) for s in segments]
+    if engine == "copy" and mismatched:
+        raise ValidationFailed(
+            str(validated.request_path),
+            [
+                Problem("cannot_copy", f"cannot be joined without re-encoding: {s.mismatch}",
+                        shot_index=s.shot_index, path=validated.shots[i].entry.path)
+                for i, s in enumerate(segments) if s.mismatch
+            ],
+        )
+    return "copy" if not mismatched else "normalize"
+
+
 def make_plan(validated: ValidatedRequest, settings: Settings) -> Plan:
     output = validated.request.output
+    encoder = encoder_for(output, settings)
     rate = output.frame_rate
     canvas = output.size
     segments: list[Segment] = []
     cursor = 0
+    want_copy = validated.request.engine in ("auto", "copy")
     for shot in validated.shots:
         # A shot shorter than half a frame would vanish; keep at least one frame.
         frames = max(1, round(Fraction(shot.duration) * rate))
@@ -92,12 +174,18 @@ def make_plan(validated: ValidatedRequest, settings: Settings) -> Plan:
                 fit=fit,
                 offset=((canvas[0] - fit[0]) // 2, (canvas[1] - fit[1]) // 2),
                 needs_scan=not shot.info.header_has_duration,
+                end=shot.end,
+                mismatch=copy_mismatch(shot, output, encoder) if want_copy else "",
+                source_start=shot.info.start_time,
+                source_duration=shot.info.duration,
             )
         )
         cursor += frames
+    strategy = choose_strategy(validated, segments)
     return Plan(
         output=output,
-        encoder=encoder_for(output, settings),
+        encoder=encoder,
         segments=segments,
         audio_rate=settings.audio_sample_rate,
+        strategy=strategy,
     )

@@ -47,6 +47,9 @@ class MediaInfo:
     header_has_duration: bool
     #: Where the first video frame sits on the file's timeline (seconds).
     start_time: float = 0.0
+    #: The codec's parameter sets (avcC for H.264). Shots can only be joined
+    #: without re-encoding when these are identical.
+    extradata: bytes = b""
 
     @property
     def display_size(self) -> tuple[int, int]:
@@ -170,61 +173,40 @@ def probe(path: Path) -> MediaInfo:
             channels=audio.codec_context.channels if audio else None,
             header_has_duration=header_has_duration,
             start_time=start,
+            extradata=bytes(ctx.extradata or b""),
         )
     finally:
         container.close()
 
 
 def check_decodes(path: Path, info: MediaInfo, start: float, end: float, full: bool) -> None:
-    """Decode the used range of ``path`` (or its keyframes) and fail on damage.
+    """Read the used range of ``path`` and fail on damage or truncation.
 
-    A file whose header promises more than its data holds (a truncated copy from
-    a NAS, an interrupted upload) ends early here instead of freezing on its last
-    frame in the middle of somebody's cut.
+    Every packet of the range is demuxed (cheap: no decoding), so a file whose
+    header promises more than its data holds (a truncated copy from a NAS, an
+    interrupted upload) ends early here instead of freezing on its last frame in
+    somebody's cut. Keyframes are decoded, or with ``full`` every frame.
     """
     container = _open(path)
+    frame_dur = float(1 / info.frame_rate)
+    decoded = 0
+    last = -1.0
     try:
         stream = container.streams.video[0]
-        stream.thread_type = "AUTO"
-        frame_dur = float(1 / info.frame_rate)
-        first: float | None = None
-        last = -1.0
-        # Head: the first real frames at the in point must decode.
-        _seek(container, stream, info.start_time + start)
-        for frame in container.decode(stream):
-            t = _frame_time(frame, info)
-            if t is None or t < start - frame_dur:
-                continue
-            first = t
-            break
-        if first is None:
-            raise ProbeError(
-                f"no video frame could be decoded at {start:.2f} s (damaged or truncated file)",
-                code="corrupt",
-            )
-        # Body and tail: keyframes only unless asked for everything; the last
-        # decodable frame must reach the end of the used range.
         if not full:
-            stream.codec_context.skip_frame = "NONKEY"
+            # A handful of keyframes: decoder threads cost more than they save.
+            stream.codec_context.thread_count = 1
         _seek(container, stream, info.start_time + start)
-        for frame in container.decode(stream):
-            t = _frame_time(frame, info)
-            if t is None:
+        for packet in container.demux(stream):
+            if packet.pts is None or packet.time_base is None:
                 continue
-            last = max(last, t)
+            t = float(packet.pts * packet.time_base) - info.start_time
+            last = max(last, t + float((packet.duration or 0) * packet.time_base))
+            if full or packet.is_keyframe:
+                decoded += len(packet.decode())
             if t >= end:
                 break
-        if not full:
-            # Keyframes can be far apart: finish the tail with every frame.
-            stream.codec_context.skip_frame = "DEFAULT"
-            _seek(container, stream, info.start_time + max(start, end - 2.0))
-            for frame in container.decode(stream):
-                t = _frame_time(frame, info)
-                if t is None:
-                    continue
-                last = max(last, t)
-                if t >= end - frame_dur:
-                    break
+        decoded += len(stream.codec_context.decode(None))  # drain the decoder's delay
     except av.error.FFmpegError as exc:
         raise ProbeError(
             f"cannot be decoded ({_ffmpeg_reason(exc)}); the file is damaged or truncated",
@@ -232,10 +214,15 @@ def check_decodes(path: Path, info: MediaInfo, start: float, end: float, full: b
         ) from exc
     finally:
         container.close()
+    if decoded == 0:
+        raise ProbeError(
+            f"no video frame could be decoded at {start:.2f} s (damaged or truncated file)",
+            code="corrupt",
+        )
     # Two frames of slack: a shot's last frame starts one frame before its end.
     if last < end - 2 * frame_dur - 0.05:
         raise ProbeError(
-            f"ends early: video decodes only to {max(last, 0):.2f} s of the "
+            f"ends early: video data stops at {max(last, 0):.2f} s of the "
             f"{end:.2f} s needed; the file is truncated or damaged",
             code="truncated",
         )
@@ -246,7 +233,26 @@ def _seek(container: Any, stream: Any, seconds: float) -> None:
     container.seek(target, stream=stream, backward=True, any_frame=False)
 
 
-def _frame_time(frame: Any, info: MediaInfo) -> float | None:
-    if frame.pts is None or frame.time_base is None:
-        return None
-    return float(frame.pts * frame.time_base) - info.start_time
+
+
+def keyframe_at(path: Path, info: MediaInfo, seconds: float) -> bool:
+    """Is there a keyframe within half a frame of ``seconds`` (shot time)?
+
+    Demuxes a few packets, decodes nothing: cheap enough for every trim.
+    """
+    container = _open(path)
+    try:
+        stream = container.streams.video[0]
+        half = float(1 / info.frame_rate) / 2
+        _seek(container, stream, info.start_time + seconds)
+        for packet in container.demux(stream):
+            if packet.pts is None:
+                continue
+            t = float(packet.pts * packet.time_base) - info.start_time
+            if packet.is_keyframe and abs(t - seconds) <= half:
+                return True
+            if t > seconds + half:
+                return False
+        return False
+    finally:
+        container.close()

@@ -8,11 +8,9 @@ display what they are given.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-import proglog
 from tqdm import tqdm
 
 #: Each stage's share of the bar. Rendering is nearly all of the wall time.
@@ -91,34 +89,3 @@ class TerminalBar:
 
     def close(self) -> None:
         self._bar.close()
-
-
-class MoviePyBars(proglog.ProgressBarLogger):  # type: ignore[misc]
-    """Folds MoviePy's audio pass and video pass into one fraction of ``render``.
-
-    MoviePy writes the whole audio track first (``chunk`` bar), then the frames
-    (``frame_index`` bar); the audio costs a few percent of the video's time.
-    ``on_tick`` runs for every bar step, which makes it the natural place to
-    notice a cancellation.
-    """
-
-    AUDIO_SHARE = 0.05
-
-    def __init__(
-        self, on_fraction: Callable[[float], None], on_tick: Callable[[], None] | None = None
-    ) -> None:
-        super().__init__()
-        self._on_fraction = on_fraction
-        self._on_tick = on_tick
-
-    def bars_callback(self, bar: str, attr: str, value: Any, old_value: Any = None) -> None:
-        if attr != "index":
-            return
-        if self._on_tick:
-            self._on_tick()
-        total = self.bars[bar].get("total") or 1
-        done = min((value + 1) / total, 1.0)
-        if bar == "chunk":
-            self._on_fraction(self.AUDIO_SHARE * done)
-        elif bar == "frame_index":
-            self._on_fraction(self.AUDIO_SHARE + (1 - self.AUDIO_SHARE) * done)

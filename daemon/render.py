@@ -1,39 +1,28 @@
-"""Render stage: write the planned timeline to a file with MoviePy and ffmpeg."""
+"""Render stage: carry out the plan's strategy, writing one file.
+
+``copy`` and ``normalize`` are ffmpeg's work (segments from the cache or freshly
+normalized, joined without re-encoding, one soundtrack); ``moviepy`` composes every
+frame in Python (:mod:`daemon.compose`, imported only when used: MoviePy alone
+takes longer to import than a stream-copy join takes to run).
+"""
 
 from __future__ import annotations
 
-import logging
 import shutil
 from collections.abc import Callable
 from pathlib import Path
 
-import psutil
-
-from .errors import AssemblyError, RenderError
-from .plan import Plan
-from .progress import MoviePyBars, Progress
+from .cache import SegmentCache, cache_dir_for
+from .errors import RenderError
+from .join import Part, join
+from .normalize import normalize
+from .plan import Plan, Segment
+from .progress import Progress
 from .settings import Settings
-from .timeline import Timeline
+from .soundtrack import write_pcm
 
-log = logging.getLogger(__name__)
-
-
-def encoder_params(plan: Plan) -> list[str]:
-    """ffmpeg output options MoviePy has no parameter for."""
-    rate = plan.output.frame_rate
-    exact = f"{rate.numerator}/{rate.denominator}"
-    return [
-        # MoviePy declares its raw input at "%.02f" fps (23.98 for 23.976). Number
-        # the frames ourselves at the exact rate so the output is true CFR at
-        # 24000/1001 and not a rate ffmpeg has to drop or duplicate frames for.
-        "-vf",
-        f"setpts=N/({exact})/TB",
-        "-r",
-        exact,
-        "-pix_fmt",
-        plan.encoder.pix_fmt,
-        *plan.encoder.extra,
-    ]
+# Shares of the render bar, by strategy: (segments, soundtrack, join).
+_SHARES = {"normalize": (0.85, 0.05, 0.10), "copy": (0.0, 0.30, 0.70)}
 
 
 def render(
@@ -43,89 +32,88 @@ def render(
     settings: Settings,
     check_cancel: Callable[[], None] | None = None,
 ) -> None:
-    """Write ``plan`` to ``destination``. On failure, ``destination`` may hold junk:
-    the caller owns it (it is a temporary name) and removes it."""
-    enc = plan.encoder
-    # MoviePy encodes the audio to a side file first. Keep it next to the
-    # destination (same filesystem, hidden, removed in every case) rather than in
-    # the project folder or the worker's working directory.
-    # Named after the partial file, so whoever cleans up after a killed run
-    # (see publish.remove_partials) finds it too.
-    scratch = destination.with_name(destination.name + ".audio")
+    """Write ``plan`` to ``destination`` (a temporary name the caller cleans up)."""
+    if plan.strategy == "moviepy":
+        from .compose import compose
+
+        compose(plan, destination, progress, settings, check_cancel)
+        return
+    # Scratch space beside the destination, named after it so that whoever cleans
+    # up after a killed run (publish.remove_partials) finds it too.
+    scratch = destination.with_name(destination.name + ".work")
     scratch.mkdir(exist_ok=True)
-    timeline = Timeline(plan)
-    already_running = _ffmpeg_children()
+    seg_share, sound_share, _ = _SHARES[plan.strategy]
     try:
-        clip = timeline.clip()
-        bars = MoviePyBars(lambda f: progress.within("render", f), on_tick=check_cancel)
-        try:
-            clip.write_videofile(
-                str(destination),
-                fps=float(plan.output.frame_rate),
-                codec=enc.video_codec,
-                bitrate=enc.bitrate,
-                preset=enc.x264_preset or "medium",
-                audio_fps=plan.audio_rate,
-                audio_codec=enc.audio_codec,
-                audio_bitrate=enc.audio_bitrate,
-                temp_audiofile=str(scratch / f"audio.{enc.audio_ext}"),
-                threads=settings.ffmpeg_threads or None,
-                ffmpeg_params=encoder_params(plan),
-                logger=bars,
-            )
-        finally:
-            clip.close()
-    except AssemblyError:
-        raise
-    except Exception as exc:
-        log.debug("render failed", exc_info=True)
-        seg = plan.segments[[s.shot_index for s in plan.segments].index(timeline.current_shot)]
-        raise RenderError(
-            f"rendering failed while reading this shot: {_first_line(exc)}",
-            shot_index=timeline.current_shot,
-            path=str(seg.source),
-        ) from exc
+        if plan.strategy == "copy":
+            parts = [_copied(seg) for seg in plan.segments]
+        else:
+            cache = SegmentCache(cache_dir_for(destination.parent.parent, settings),
+                                 settings.cache_max_bytes)
+            parts = segments(plan, cache, lambda f: progress.within("render", seg_share * f),
+                             check_cancel)
+        pcm = write_pcm(plan, scratch / "sound.pcm", check_cancel)
+        progress.within("render", seg_share + sound_share)
+        join(plan, parts, pcm, destination,
+             lambda f: progress.within("render", seg_share + sound_share + (1 - seg_share
+                                                                            - sound_share) * f),
+             check_cancel)
     finally:
-        timeline.close()
-        _reap(_ffmpeg_children() - already_running)
         shutil.rmtree(scratch, ignore_errors=True)
 
 
-def _ffmpeg_children() -> set[psutil.Process]:
-    found = set()
-    for child in psutil.Process().children(recursive=True):
-        try:
-            if "ffmpeg" in child.name():
-                found.add(child)
-        except psutil.Error:
-            continue
-    return found
+def _copied(seg: Segment) -> Part:
+    # The concat demuxer's in and out points are on the file's own clock.
+    half_frame = float(1 / seg.source_rate) / 2
+    trimmed_out = seg.end < seg.source_duration - half_frame
+    return Part(
+        seg.source,
+        inpoint=seg.start + seg.source_start if seg.start > 0 else None,
+        outpoint=seg.end + seg.source_start if trimmed_out else None,
+    )
 
 
-def _reap(strays: set[psutil.Process]) -> None:
-    """Stop and reap ffmpeg processes MoviePy left running.
+def segments(
+    plan: Plan,
+    cache: SegmentCache,
+    on_fraction: Callable[[float], None],
+    check_cancel: Callable[[], None] | None = None,
+) -> list[Part]:
+    """Every segment normalized, from the cache where it can be; encodes the rest."""
+    ext = plan.output.output_format
+    keys = [cache.key(seg, plan) for seg in plan.segments]
+    todo = [seg for seg, key in zip(plan.segments, keys, strict=True) if not cache.lookup(key, ext)]
+    total = sum(seg.frames for seg in todo) or 1
+    done = 0
+    parts = []
+    for seg, key in zip(plan.segments, keys, strict=True):
+        hit = cache.lookup(key, ext)
+        if hit is None:
+            hit = encode_segment(seg, plan, cache, key,
+                                 lambda f, d=done, n=seg.frames: on_fraction((d + f * n) / total),
+                                 check_cancel)
+            done += seg.frames
+        parts.append(Part(hit))
+    on_fraction(1.0)
+    return parts
 
-    MoviePy does not close its audio writer when a chunk fails, so after an error
-    (or a cancel) the encoder would wait on its pipe until garbage collection.
-    One render runs per process (the CLI, or an RQ work horse), so every ffmpeg
-    child that appeared during this render belongs to it.
-    """
-    for proc in strays:
-        try:
-            proc.terminate()
-        except psutil.Error:
-            continue
-    _, alive = psutil.wait_procs(strays, timeout=5)
-    for proc in alive:
-        try:
-            proc.kill()
-        except psutil.Error:
-            continue
-    psutil.wait_procs(alive, timeout=5)
 
-
-def _first_line(exc: BaseException) -> str:
-    text = str(exc).strip() or type(exc).__name__
-    lines = [ln for ln in text.splitlines() if ln.strip()]
-    # ffmpeg's own complaint is usually the last line of MoviePy's message.
-    return lines[-1] if len(lines) > 1 else lines[0]
+def encode_segment(
+    seg: Segment,
+    plan: Plan,
+    cache: SegmentCache,
+    key: str,
+    on_fraction: Callable[[float], None] | None = None,
+    check_cancel: Callable[[], None] | None = None,
+) -> Path:
+    """Normalize one segment into the cache (atomically) and return its path."""
+    ext = plan.output.output_format
+    temp = cache.temp_path(key, ext)
+    try:
+        normalize(seg, plan, temp, on_fraction, check_cancel)
+    except RenderError as exc:
+        temp.unlink(missing_ok=True)
+        raise RenderError(exc.reason, shot_index=seg.shot_index, path=str(seg.source)) from exc
+    except BaseException:
+        temp.unlink(missing_ok=True)
+        raise
+    return cache.store(temp, key, ext)

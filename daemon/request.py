@@ -35,6 +35,7 @@ FRAME_RATES: dict[float, Fraction] = {
 
 FormatName = Literal["mp4", "mov"]
 PresetName = Literal["draft", "standard", "high"]
+EngineName = Literal["auto", "copy", "normalize", "moviepy"]
 
 _BITRATE = re.compile(r"^(\d+(?:\.\d+)?)([kKmM]?)$")
 _RESOLUTION = re.compile(r"^(\d+)x(\d+)$")
@@ -155,6 +156,15 @@ class AssemblyRequest(BaseModel):
     )
     shots: list[Shot | str] = Field(min_length=1, description="Shots in order.")
     output: OutputSettings = Field(default_factory=OutputSettings)  # type: ignore[arg-type]
+    engine: EngineName = Field(
+        "auto",
+        description=(
+            "How to render. 'auto': join without re-encoding when every shot already "
+            "matches the output, else normalize each shot with ffmpeg and join. 'copy': "
+            "never re-encode the picture (fails naming the shots that do not match). "
+            "'normalize': always re-encode. 'moviepy': MoviePy composition, frame by frame."
+        ),
+    )
 
     @field_validator("name")
     @classmethod

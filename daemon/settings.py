@@ -61,6 +61,23 @@ class Settings(BaseSettings):
         ),
     )
 
+    cache_dir: Path | None = Field(
+        None,
+        description=(
+            "Where normalized segments are kept. Unset: <root>/.assemblyd-cache for "
+            "projects under a watch root (shared by every worker on the NAS), else "
+            "<project>/.assemblyd-cache."
+        ),
+    )
+    cache_max_bytes: int = Field(
+        50 * 1024**3,
+        gt=0,
+        description=(
+            "Size limit of the segment cache; least recently used segments go first. "
+            "50 GB holds a few hours of 1080p at 5 Mb/s."
+        ),
+    )
+
     # --- watching --------------------------------------------------------------
     roots: list[Path] = Field(
         default_factory=list,

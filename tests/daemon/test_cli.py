@@ -77,7 +77,7 @@ def test_sigterm_cancels_a_render_and_leaves_nothing(project, add_shot, write_re
 
     def encoding():
         kids = parent.children(recursive=True)
-        return kids if any("rawvideo" in " ".join(k.cmdline()) for k in kids) else None
+        return kids if any("ffmpeg" in k.name() for k in kids) else None
 
     children = _wait_for(encoding, 60, "the video encoder to start")
     proc.send_signal(signal.SIGTERM)

@@ -1,4 +1,5 @@
-from daemon.progress import MoviePyBars, Progress, TerminalBar, Update
+from daemon.compose import MoviePyBars
+from daemon.progress import Progress, TerminalBar, Update
 
 
 def test_progress_never_goes_back_and_hits_100_only_on_finish():

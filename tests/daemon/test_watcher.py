@@ -61,7 +61,8 @@ def test_an_edited_request_is_a_new_job(watcher, conn, root, media):
     first = wait_for(lambda: status.read().get("job_id"), 15, "the first job")
     request.write_bytes(request_doc(["wide24.mp4", "wide30.mp4"]))
     second = wait_for(lambda: (j := status.read().get("job_id")) != first and j, 15, "a new job")
-    assert set(_queued_ids(conn, w.watcher.settings)) == {first, second}
+    # The status is written just before the enqueue: wait for the queue itself.
+    wait_for(lambda: set(_queued_ids(conn, w.watcher.settings)) == {first, second}, 10, "both")
 
 
 def test_invalid_requests_get_a_clear_status_and_the_daemon_carries_on(watcher, conn, root, media):

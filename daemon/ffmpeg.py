@@ -1,0 +1,65 @@
+"""Running the bundled ffmpeg: progress, cancellation, and a clear error when it fails.
+
+Progress comes from ffmpeg's machine-readable ``-progress`` stream (key=value lines),
+not from parsing its human log. The process is always waited for, after a cancel or
+a failure too, so no ffmpeg outlives the stage that started it.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import threading
+from collections.abc import Callable, Sequence
+from functools import cache
+
+from .errors import RenderError
+
+
+@cache
+def binary() -> str:
+    import imageio_ffmpeg
+
+    return str(imageio_ffmpeg.get_ffmpeg_exe())
+
+
+@cache
+def version() -> str:
+    """ffmpeg's version line: part of every cache key, since encoders change."""
+    out = subprocess.run([binary(), "-version"], capture_output=True, text=True, check=True)
+    return out.stdout.splitlines()[0]
+
+
+def run(
+    args: Sequence[str],
+    *,
+    duration: float | None = None,
+    on_fraction: Callable[[float], None] | None = None,
+    check_cancel: Callable[[], None] | None = None,
+    what: str = "ffmpeg",
+) -> None:
+    """Run ffmpeg with ``args``; report ``0..1`` of ``duration`` seconds of output."""
+    cmd = [binary(), "-hide_banner", "-nostdin", "-nostats", "-loglevel", "error", "-y",
+           "-progress", "pipe:1", "-stats_period", "0.25", *args]
+    proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+    errors: list[str] = []
+    # stderr is drained on its own thread: a chatty ffmpeg must never block on a full pipe.
+    reader = threading.Thread(target=lambda: errors.extend(proc.stderr or []), daemon=True)
+    reader.start()
+    try:
+        for line in proc.stdout or []:
+            key, _, value = line.strip().partition("=")
+            if key == "out_time_us" and duration and on_fraction and value.isdigit():
+                on_fraction(min(int(value) / 1e6 / duration, 1.0))
+            if check_cancel:
+                check_cancel()
+        code = proc.wait()
+    except BaseException:
+        proc.kill()
+        proc.wait()
+        raise
+    finally:
+        reader.join(timeout=5)
+    if code != 0:
+        detail = next((e.strip() for e in reversed(errors) if e.strip()), f"exit status {code}")
+        raise RenderError(f"{what} failed: {detail}")

@@ -1,0 +1,73 @@
+"""Join: lay the video segments end to end without re-encoding, add the soundtrack.
+
+ffmpeg's concat demuxer reads the segments one after another (memory does not grow
+with their number) and copies their packets; the soundtrack PCM is encoded once
+over the whole timeline. ``+faststart`` puts the index first for players that
+stream.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from . import ffmpeg
+from .plan import Plan
+from .soundtrack import PCM_FORMAT
+
+
+@dataclass(frozen=True)
+class Part:
+    path: Path
+    inpoint: float | None = None
+    outpoint: float | None = None
+
+
+def _quote(path: Path) -> str:
+    # The concat list's own quoting: single quotes, with ' written as '\''.
+    return "'" + str(path).replace("'", "'\\''") + "'"
+
+
+def write_list(parts: list[Part], destination: Path) -> Path:
+    lines = ["ffconcat version 1.0"]
+    for part in parts:
+        lines.append(f"file {_quote(part.path.absolute())}")
+        if part.inpoint is not None:
+            lines.append(f"inpoint {part.inpoint:.6f}")
+        if part.outpoint is not None:
+            lines.append(f"outpoint {part.outpoint:.6f}")
+    destination.write_text("\n".join(lines) + "\n")
+    return destination
+
+
+def join(
+    plan: Plan,
+    parts: list[Part],
+    pcm: Path,
+    destination: Path,
+    on_fraction: Callable[[float], None] | None = None,
+    check_cancel: Callable[[], None] | None = None,
+) -> Path:
+    enc = plan.encoder
+    listing = write_list(parts, destination.with_name(destination.name + ".ffconcat"))
+    audio = ["-c:a", enc.audio_codec] + (["-b:a", enc.audio_bitrate] if enc.audio_bitrate else [])
+    try:
+        ffmpeg.run(
+            [
+                "-f", "concat", "-safe", "0", "-i", str(listing),
+                *PCM_FORMAT, "-ar", str(plan.audio_rate), "-i", str(pcm),
+                "-map", "0:v:0", "-map", "1:a:0",
+                "-c:v", "copy", *audio,
+                "-movflags", "+faststart",
+                "-f", "mov" if plan.output.output_format == "mov" else "mp4",
+                str(destination),
+            ],
+            duration=plan.duration,
+            on_fraction=on_fraction,
+            check_cancel=check_cancel,
+            what="joining the segments",
+        )
+    finally:
+        listing.unlink(missing_ok=True)
+    return destination

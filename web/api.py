@@ -1,0 +1,125 @@
+"""HTTP handlers of the job API (all but submission, which is :mod:`web.submit`).
+
+RQ and redis-py are synchronous; every call to them runs in the threadpool so a
+slow Redis never stalls the event loop that feeds the live streams.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+from redis.exceptions import RedisError
+from rq import Worker
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import FileResponse, JSONResponse, Response
+
+from daemon import jobqueue
+from daemon.settings import map_path
+from daemon.status import STATES
+
+from .errors import ApiError
+from .state import WebState, web_state
+
+#: Folders listed for the submit form; a root with more is a NAS, not a project tree.
+MAX_PROJECTS = 2000
+
+
+async def list_jobs(request: Request) -> Response:
+    web = web_state(request)
+    state = request.query_params.get("state") or None
+    project = request.query_params.get("project") or None
+    if state is not None and state not in STATES:
+        raise ApiError(422, "invalid_request", f"state must be one of {', '.join(STATES)}",
+                       problems=[{"code": "invalid_setting", "field": "state",
+                                  "reason": f"'{state}' is not a job state"}])
+    views = await run_in_threadpool(jobqueue.list_views, web.conn, web.settings, state, project)
+    return JSONResponse({"jobs": views, "count": len(views)})
+
+
+async def get_job(request: Request) -> Response:
+    web = web_state(request)
+    return JSONResponse(await run_in_threadpool(web.own_view, request.path_params["id"]))
+
+
+async def cancel_job(request: Request) -> Response:
+    web = web_state(request)
+    job_id = request.path_params["id"]
+
+    def cancel() -> tuple[str, dict[str, Any]]:
+        web.own_job(job_id)  # 404 for other queues' jobs too
+        outcome = jobqueue.cancel(web.conn, job_id)
+        return outcome, web.own_view(job_id)
+
+    outcome, view = await run_in_threadpool(cancel)
+    # "stopping": the worker got the stop command; the view turns canceled shortly.
+    return JSONResponse({"outcome": outcome, "job": view},
+                        status_code=202 if outcome == "stopping" else 200)
+
+
+async def get_export(request: Request) -> Response:
+    web = web_state(request)
+    view = await run_in_threadpool(web.own_view, request.path_params["id"])
+    if view["state"] != "finished" or not view["export"]:
+        why = {"failed": "it failed", "canceled": "it was canceled"}.get(
+            view["state"], f"it is {view['state']}; the export appears when it finishes")
+        raise ApiError(409, "export_not_ready", f"job {view['id']} has no export: {why}")
+    project = Path(map_path(view["project"], web.settings)).resolve()
+    path = (project / view["export"]).resolve()
+    # Only the job's own export, inside its project's exports/: a tampered meta
+    # in Redis must not turn this into a way to read any file.
+    if not path.is_relative_to(project / "exports") or not path.is_file():
+        raise ApiError(404, "export_missing",
+                       f"{view['export']} is no longer in {view['project']}; "
+                       "it was moved or deleted")
+    disposition = "attachment" if request.query_params.get("download") else "inline"
+    return FileResponse(path, filename=path.name, content_disposition_type=disposition)
+
+
+async def healthz(request: Request) -> Response:
+    web = web_state(request)
+    body = await run_in_threadpool(_health, web)
+    body["clients"] = len(web.hub.subscribers)
+    return JSONResponse(body, status_code=200 if body["redis"] else 503)
+
+
+def _health(web: WebState) -> dict[str, Any]:
+    try:
+        web.conn.ping()
+        watchers = jobqueue.live_watchers(web.conn)
+        queue = jobqueue.open_queue(web.conn, web.settings)
+        workers = Worker.count(connection=web.conn, queue=queue)
+    except (RedisError, OSError):
+        return {"redis": False, "watchers": [], "watcher_alive": False, "workers": 0}
+    return {
+        "redis": True,
+        "watchers": watchers,
+        "watcher_alive": any(w.get("observers_alive") for w in watchers),
+        "workers": workers,
+    }
+
+
+async def list_projects(request: Request) -> Response:
+    """Folders below the roots that may hold a project, for the submit form."""
+    web = web_state(request)
+    projects = await run_in_threadpool(_projects, web)
+    roots = [str(root) for root in web.settings.roots]
+    return JSONResponse({"roots": roots, "projects": projects})
+
+
+def _projects(web: WebState) -> list[dict[str, Any]]:
+    found: list[dict[str, Any]] = []
+    for index, root in enumerate(web.settings.roots):
+        base = len(root.parts)
+        for folder, dirs, _ in os.walk(root):
+            depth = len(Path(folder).parts) - base
+            dirs[:] = sorted(d for d in dirs if not d.startswith(".") and d != "exports")
+            if depth >= web.settings.project_depth:
+                dirs[:] = []
+            if depth > 0:
+                found.append({"root": index, "path": Path(folder).relative_to(root).as_posix()})
+            if len(found) >= MAX_PROJECTS:
+                return found
+    return found

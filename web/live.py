@@ -1,0 +1,272 @@
+"""Live job views: one Redis pub/sub listener per process, fanned out to every client.
+
+Workers publish a job view on :data:`daemon.jobqueue.CHANNEL` at each change. The
+:class:`Hub` holds the only subscription to it and hands each view to every
+:class:`Subscriber` (a WebSocket or an SSE stream). A subscriber keeps only the
+latest view per job, so a slow or stalled client costs at most one view per job,
+however many updates go by: it gets the newest state when it catches up.
+
+Every subscriber starts with a snapshot (all jobs, read from RQ) and gets a fresh
+one whenever the listener reconnects after losing Redis, since updates published
+while it was away are gone. The Redis subscription lives only while someone
+listens: the last client leaving drops it (after a short linger, which spares
+reconnect churn when a dashboard reloads).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+import redis.asyncio as aioredis
+from redis.asyncio.retry import Retry
+from redis.backoff import NoBackoff
+from redis.exceptions import RedisError
+from starlette.concurrency import run_in_threadpool
+
+from daemon.jobqueue import CHANNEL
+
+log = logging.getLogger(__name__)
+
+View = dict[str, Any]
+_RANK = {"queued": 0, "running": 1, "finished": 2, "failed": 2, "canceled": 2}
+#: Quiet seconds before the listener pings Redis, and before it gives a silent one up.
+PING_EVERY, DEAD_AFTER = 10.0, 25.0
+
+
+def supersedes(new: View, old: View) -> bool:
+    """Whether ``new`` is a later state of the job than ``old``. A snapshot read races
+    with updates; this keeps a bar from stepping back. A new ``queued_at`` is a new
+    run of the same request (requeued after a shutdown), which always wins."""
+    if new.get("queued_at") != old.get("queued_at"):
+        return str(new.get("queued_at") or "") >= str(old.get("queued_at") or "")
+    return (_RANK.get(new.get("state", ""), 0), new.get("progress") or 0) >= (
+        _RANK.get(old.get("state", ""), 0), old.get("progress") or 0)
+
+
+@dataclass
+class Batch:
+    kind: Literal["snapshot", "update", "status"]
+    jobs: list[View] = field(default_factory=list)
+    redis: bool | None = None
+
+
+class Subscriber:
+    """One client's mailbox: latest view per job, plus 'snapshot due' and 'Redis up/down'."""
+
+    def __init__(self, hub: Hub, job: str | None) -> None:
+        self.hub, self.job = hub, job
+        self.pending: dict[str, View] = {}
+        self.high_water = 0  # the most views ever waiting at once: tests check the bound
+        self.closed = False
+        self._resync = True
+        self._status: bool | None = None
+        self._told = True  # clients assume Redis is up until told otherwise
+        self._wake = asyncio.Event()
+
+    def offer(self, view: View) -> None:
+        if self.job is not None and view.get("id") != self.job:
+            return
+        old = self.pending.pop(view["id"], None)
+        self.pending[view["id"]] = old if old and not supersedes(view, old) else view
+        self.high_water = max(self.high_water, len(self.pending))
+        self._wake.set()
+
+    def resync(self) -> None:
+        self._resync = True
+        self._wake.set()
+
+    def status(self, up: bool) -> None:
+        """Queue 'Redis is up/down' for the client, only if it changes what it was told."""
+        believed = self._told if self._status is None else self._status
+        if up != believed:
+            self._status = None if up == self._told else up
+            self._wake.set()
+
+    def close(self) -> None:
+        self.closed = True
+        self._wake.set()
+
+    async def next(self) -> Batch | None:
+        """The next batch to send; ``None`` once the hub closes."""
+        while not self.closed:
+            if self._status is not None:
+                self._told, self._status = self._status, None
+                return Batch("status", redis=self._told)
+            if self._resync and self.hub.connected:
+                self._resync = False
+                try:
+                    jobs = await self.hub.snapshot()
+                except (RedisError, OSError):
+                    self._resync = True  # the listener's reconnect asks again
+                    await self._sleep(1.0)
+                    continue
+                return Batch("snapshot", self._merge(jobs))
+            if self.pending and not self._resync:
+                batch, self.pending = list(self.pending.values()), {}
+                return Batch("update", batch)
+            self._wake.clear()
+            await self._wake.wait()
+        return None
+
+    def _merge(self, jobs: list[View]) -> list[View]:
+        rows = []
+        for view in jobs:
+            if self.job is not None and view["id"] != self.job:
+                continue
+            newer = self.pending.pop(view["id"], None)
+            rows.append(newer if newer and supersedes(newer, view) else view)
+        return rows  # views of jobs the snapshot did not know yet stay pending
+
+    async def _sleep(self, seconds: float) -> None:
+        self._wake.clear()
+        try:
+            await asyncio.wait_for(self._wake.wait(), seconds)
+        except TimeoutError:
+            pass
+
+
+class Hub:
+    def __init__(
+        self, redis_url: str, read_views: Callable[[], list[View]], queue: str,
+        linger: float = 5.0,
+    ) -> None:
+        self.url, self.read_views, self.queue, self.linger = redis_url, read_views, queue, linger
+        self.subscribers: set[Subscriber] = set()
+        self._task: asyncio.Task[None] | None = None
+        self._stop: asyncio.TimerHandle | None = None
+        self._up = asyncio.Event()
+        self._fetch: asyncio.Task[list[View]] | None = None
+        self._failing = False  # the listener's last attempt failed: Redis is away
+        self.closed = False
+
+    @property
+    def connected(self) -> bool:
+        return self._up.is_set()
+
+    @property
+    def listening(self) -> bool:
+        return self._task is not None and not self._task.done()
+
+    def subscribe(self, job: str | None = None) -> Subscriber:
+        sub = Subscriber(self, job)
+        if self.closed:  # shutting down: the caller sees the end at once
+            sub.close()
+            return sub
+        self.subscribers.add(sub)
+        if self._stop:
+            self._stop.cancel()
+            self._stop = None
+        if not self.listening:
+            self._task = asyncio.create_task(self._listen(), name="live-listener")
+        if self._failing:
+            sub.status(False)
+        return sub
+
+    def unsubscribe(self, sub: Subscriber) -> None:
+        self.subscribers.discard(sub)
+        if not self.subscribers and self.listening and self._stop is None:
+            self._stop = asyncio.get_running_loop().call_later(self.linger, self._idle)
+
+    def _idle(self) -> None:
+        self._stop = None
+        if not self.subscribers and self._task:
+            self._task.cancel()
+            self._task = None
+
+    async def close(self) -> None:
+        self.closed = True
+        for sub in list(self.subscribers):
+            sub.close()
+        if self._stop:
+            self._stop.cancel()
+        if self._task:
+            self._task.cancel()
+            await asyncio.gather(self._task, return_exceptions=True)
+            self._task = None
+
+    async def snapshot(self) -> list[View]:
+        """Every job's view, read once for all who ask in the same moment. A read
+        already under way is not joined: it may predate the caller's subscription."""
+        if self._fetch is None:
+            self._fetch = asyncio.create_task(self._read())
+        return await asyncio.shield(self._fetch)
+
+    async def _read(self) -> list[View]:
+        self._fetch = None
+        await self._up.wait()  # subscribed first: no update can fall between the two
+        return await run_in_threadpool(self.read_views)
+
+    def _fan_out(self, data: bytes) -> None:
+        try:
+            view = json.loads(data)
+        except ValueError:
+            log.warning("live updates: ignoring a message that is not JSON")
+            return
+        if not isinstance(view, dict) or "id" not in view:
+            return
+        if view.get("queue", self.queue) != self.queue:
+            return  # another queue sharing this Redis
+        for sub in list(self.subscribers):
+            sub.offer(view)
+
+    def _set_up(self, up: bool) -> None:
+        was, self._failing = self.connected, not up
+        if up:
+            self._up.set()
+        else:
+            self._up.clear()
+        for sub in list(self.subscribers):
+            sub.status(up)
+            if up and not was:
+                sub.resync()
+
+    async def _listen(self) -> None:
+        delay = 0.1
+        loop = asyncio.get_running_loop()
+        while True:
+            # No retries inside redis-py: this loop reconnects, and must notice the
+            # gap to send fresh snapshots.
+            client = aioredis.Redis.from_url(
+                self.url, retry=Retry(NoBackoff(), 0), socket_connect_timeout=5)
+            pubsub = client.pubsub()
+            try:
+                await pubsub.subscribe(CHANNEL)
+                last = loop.time()
+                while True:
+                    msg = await pubsub.get_message(timeout=PING_EVERY)
+                    if msg is None:
+                        if loop.time() - last > DEAD_AFTER:
+                            raise ConnectionError("Redis stopped answering")
+                        await pubsub.ping()
+                        continue
+                    last = loop.time()
+                    if msg["type"] == "subscribe":
+                        delay = 0.1
+                        self._set_up(True)
+                    elif msg["type"] == "message":
+                        self._fan_out(msg["data"])
+            except asyncio.CancelledError:
+                self._up.clear()
+                self._failing = False
+                raise
+            except Exception as exc:  # Redis gone, or a bad message: never stop listening
+                if self.connected:
+                    log.warning("live updates: lost Redis (%s); reconnecting", exc)
+                self._set_up(False)
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 2.0)
+            finally:
+                await asyncio.shield(_close(pubsub, client))
+
+
+async def _close(pubsub: Any, client: aioredis.Redis) -> None:
+    try:
+        await pubsub.aclose()
+        await client.aclose()
+    except Exception:  # closing a dead connection may fail; there is nothing to save
+        pass

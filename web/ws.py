@@ -1,0 +1,81 @@
+"""WS /api/v1/assembly/ws: live job views, all jobs or ``?job=ID``.
+
+Messages, all JSON text frames:
+
+- ``{"type": "snapshot", "jobs": [view, ...]}``: every job (newest first) right after
+  connecting, and again after a Redis outage. It replaces what the client knew.
+- ``{"type": "update", "jobs": [view, ...]}``: views that changed, one per job
+  (the latest: a client that fell behind skips the steps it missed).
+- ``{"type": "status", "redis": false|true}``: Redis went away / came back.
+
+Authentication and the Origin check happen in :mod:`web.auth`, before the handshake.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+
+from redis.exceptions import RedisError
+from starlette.concurrency import run_in_threadpool
+from starlette.responses import JSONResponse
+from starlette.websockets import WebSocket, WebSocketDisconnect
+
+from daemon.errors import JobNotFound
+
+from .live import Batch
+from .state import web_state
+
+#: Close codes: the server is shutting down; the job asked for does not exist.
+GOING_AWAY, NO_SUCH_JOB = 1001, 4404
+
+
+def encode(batch: Batch) -> str:
+    if batch.kind == "status":
+        return json.dumps({"type": "status", "redis": batch.redis})
+    return json.dumps({"type": batch.kind, "jobs": batch.jobs})
+
+
+async def live_socket(websocket: WebSocket) -> None:
+    web = web_state(websocket)
+    job = websocket.query_params.get("job") or None
+    if job is not None:
+        try:
+            await run_in_threadpool(web.own_job, job)
+        except JobNotFound as exc:
+            body = {"code": exc.code, "message": str(exc)}
+            if "websocket.http.response" in websocket.scope.get("extensions", {}):
+                await websocket.send_denial_response(JSONResponse(body, status_code=404))
+            else:
+                await websocket.close(NO_SUCH_JOB, body["message"])
+            return
+        except RedisError:
+            pass  # Redis is away: subscribe anyway; the client hears so, then catches up
+    sub = web.hub.subscribe(job)
+    leaving: asyncio.Future[None] | None = None
+    try:
+        await websocket.accept()
+        # Reading is only for noticing the client leave while nothing changes.
+        leaving = asyncio.ensure_future(_until_disconnect(websocket))
+        while True:
+            upcoming = asyncio.ensure_future(sub.next())
+            await asyncio.wait({upcoming, leaving}, return_when=asyncio.FIRST_COMPLETED)
+            if not upcoming.done():
+                upcoming.cancel()
+                return
+            batch = upcoming.result()
+            if batch is None:
+                await websocket.close(GOING_AWAY)
+                return
+            await websocket.send_text(encode(batch))
+    except (WebSocketDisconnect, OSError, RuntimeError):
+        pass  # the client vanished mid-send
+    finally:
+        if leaving is not None:
+            leaving.cancel()
+        web.hub.unsubscribe(sub)
+
+
+async def _until_disconnect(websocket: WebSocket) -> None:
+    while (await websocket.receive())["type"] != "websocket.disconnect":
+        pass
