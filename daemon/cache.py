@@ -18,6 +18,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import time
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any
@@ -68,7 +69,7 @@ class SegmentCache:
     def lookup(self, key: str, ext: str) -> Path | None:
         path = self.path(key, ext)
         try:
-            os.utime(path)  # recently used: evicted last
+            _touch(path)  # recently used: evicted last
         except FileNotFoundError:
             return None
         return path
@@ -81,10 +82,11 @@ class SegmentCache:
     def store(self, temp: Path, key: str, ext: str) -> Path:
         final = self.path(key, ext)
         os.replace(temp, final)
+        _touch(final)
         self.evict(keep=final)
         return final
 
-    def entries(self) -> list[os.stat_result | Any]:
+    def entries(self) -> list[Path]:
         return [p for p in self.folder.glob("??/*") if not p.name.startswith(".")]
 
     def evict(self, keep: Path | None = None) -> list[Path]:
@@ -109,3 +111,10 @@ class SegmentCache:
                 removed.append(path)
                 total -= size
         return removed
+
+
+def _touch(path: Path) -> None:
+    # An explicit nanosecond time: the filesystem's own clock ticks in milliseconds,
+    # too coarse to order entries used in quick succession.
+    now = time.time_ns()
+    os.utime(path, ns=(now, now))

@@ -136,7 +136,7 @@ def assemble(
         ext = request.output.output_format
         partial = partial_path(project_dir, name, ext, run_id)
         with watch.stage("render"):
-            render(plan, partial, progress, settings, check_cancel)
+            segments = render(plan, partial, progress, settings, check_cancel)
         with watch.stage("verify"):
             progress.within("verify", 0.0)
             report = verify(partial, plan, settings)
@@ -149,6 +149,7 @@ def assemble(
             status="finished",
             output=str(final.relative_to(project_dir)),
             report=report.to_dict(),
+            segments=segments,
             finished_at=now_iso(),
             timings=watch.seconds,
         )

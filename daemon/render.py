@@ -31,26 +31,31 @@ def render(
     progress: Progress,
     settings: Settings,
     check_cancel: Callable[[], None] | None = None,
-) -> None:
-    """Write ``plan`` to ``destination`` (a temporary name the caller cleans up)."""
+) -> dict[str, int]:
+    """Write ``plan`` to ``destination`` (a temporary name the caller cleans up).
+
+    Returns how many segments were encoded, taken from the cache, or copied.
+    """
     if plan.strategy == "moviepy":
         from .compose import compose
 
         compose(plan, destination, progress, settings, check_cancel)
-        return
+        return {"encoded": len(plan.segments), "cached": 0, "copied": 0}
     # Scratch space beside the destination, named after it so that whoever cleans
     # up after a killed run (publish.remove_partials) finds it too.
     scratch = destination.with_name(destination.name + ".work")
     scratch.mkdir(exist_ok=True)
     seg_share, sound_share, _ = _SHARES[plan.strategy]
+    stats = {"encoded": 0, "cached": 0, "copied": 0}
     try:
         if plan.strategy == "copy":
             parts = [_copied(seg) for seg in plan.segments]
+            stats["copied"] = len(parts)
         else:
             cache = SegmentCache(cache_dir_for(destination.parent.parent, settings),
                                  settings.cache_max_bytes)
             parts = segments(plan, cache, lambda f: progress.within("render", seg_share * f),
-                             check_cancel)
+                             check_cancel, stats)
         pcm = write_pcm(plan, scratch / "sound.pcm", check_cancel)
         progress.within("render", seg_share + sound_share)
         join(plan, parts, pcm, destination,
@@ -59,6 +64,7 @@ def render(
              check_cancel)
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
+    return stats
 
 
 def _copied(seg: Segment) -> Part:
@@ -77,8 +83,10 @@ def segments(
     cache: SegmentCache,
     on_fraction: Callable[[float], None],
     check_cancel: Callable[[], None] | None = None,
+    stats: dict[str, int] | None = None,
 ) -> list[Part]:
     """Every segment normalized, from the cache where it can be; encodes the rest."""
+    stats = stats if stats is not None else {}
     ext = plan.output.output_format
     keys = [cache.key(seg, plan) for seg in plan.segments]
     todo = [seg for seg, key in zip(plan.segments, keys, strict=True) if not cache.lookup(key, ext)]
@@ -92,6 +100,9 @@ def segments(
                                  lambda f, d=done, n=seg.frames: on_fraction((d + f * n) / total),
                                  check_cancel)
             done += seg.frames
+            stats["encoded"] = stats.get("encoded", 0) + 1
+        else:
+            stats["cached"] = stats.get("cached", 0) + 1
         parts.append(Part(hit))
     on_fraction(1.0)
     return parts

@@ -27,6 +27,9 @@ def make_clip(
     sample_rate: int = 44100,
     channels: int = 2,
     streamed: bool = False,
+    bitrate: str | None = None,
+    preset: str = "ultrafast",
+    keyint: int | None = None,
 ) -> Path:
     """Write a test clip. The codec follows the extension (.mp4/.mov: H.264 + AAC,
     .webm: VP9 + Opus). ``streamed`` writes through a pipe, so the muxer cannot go
@@ -58,7 +61,9 @@ def make_clip(
         cmd += ["-c:a", "libopus"] if audio else []
         cmd += ["-f", "webm"]
     else:
-        cmd += ["-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p"]
+        cmd += ["-c:v", "libx264", "-preset", preset, "-pix_fmt", "yuv420p"]
+        cmd += ["-b:v", bitrate] if bitrate else []
+        cmd += ["-g", str(keyint), "-keyint_min", str(keyint), "-sc_threshold", "0"] if keyint else []
         cmd += ["-c:a", "aac"] if audio else []
     cmd += ["-shortest"] if audio else []
     if streamed:

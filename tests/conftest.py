@@ -27,6 +27,13 @@ CLIPS: dict[str, dict[str, Any]] = {
     },
     "square50.mp4": {"size": (120, 120), "fps": 50, "tone": 880, "sample_rate": 22050},
     "long24.mp4": {"size": (160, 90), "fps": 24, "duration": 3.0, "tone": 330},
+    # Already in the shape of a 320x180 / 24 fps / 800k output: joined without re-encoding.
+    "match_a.mp4": {"size": (320, 180), "fps": 24, "duration": 2.0, "tone": 440, "bitrate": "300k",
+                    "preset": "veryfast", "keyint": 24},
+    "match_b.mp4": {"size": (320, 180), "fps": 24, "duration": 2.0, "tone": 660, "bitrate": "300k",
+                    "preset": "veryfast", "keyint": 24},
+    "match_silent.mp4": {"size": (320, 180), "fps": 24, "duration": 1.0, "audio": False,
+                         "bitrate": "300k", "preset": "veryfast", "keyint": 24},
     "browser.webm": {
         "size": (160, 90),
         "fps": 30,

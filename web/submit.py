@@ -85,20 +85,24 @@ async def process(request: Request) -> Response:
     project, root = doc.pop("project", None), doc.pop("root", None)
     folder, shown = resolve_project(web.settings, project, root)
     content = (json.dumps(doc, indent=2, ensure_ascii=False) + "\n").encode()
+    # A bad document still goes through validate(): its problems and every shot's
+    # come back together in one answer.
     _, model, problems = parse_request(content)
-    if problems or model is None:
-        raise invalid(f"{shown}/assembly.json", problems)
-    name = f"{model.name}.assembly.json" if model.name else "assembly.json"
-    status, view = await run_in_threadpool(_submit, web, folder / name, f"{shown}/{name}", content)
+    name = f"{model.name}.assembly.json" if model and model.name else "assembly.json"
+    status, view = await run_in_threadpool(
+        _submit, web, folder / name, f"{shown}/{name}", content, not problems)
     return JSONResponse(view, status_code=status,
                         headers={"Location": f"/api/v1/assembly/jobs/{view['id']}"})
 
 
-def _submit(web: WebState, path: Path, shown: str, content: bytes) -> tuple[int, dict[str, Any]]:
+def _submit(
+    web: WebState, path: Path, shown: str, content: bytes, parses: bool
+) -> tuple[int, dict[str, Any]]:
     job_id = jobqueue.job_id_for(path, content)
-    if jobqueue.exists(web.conn, job_id):
-        return 200, web.own_view(job_id)  # the same request again: the same job
-    _refuse_to_replace_a_live_request(web, path)
+    if parses:
+        if jobqueue.exists(web.conn, job_id):
+            return 200, web.own_view(job_id)  # the same request again: the same job
+        _refuse_to_replace_a_live_request(web, path)
     temp = path.with_name(f".{path.name}.{uuid.uuid4().hex[:12]}.tmp")
     try:
         with open(temp, "wb") as fh:

@@ -33,9 +33,12 @@ function since(iso) {
   if (sec < 86400) return Math.round(sec / 3600) + " h ago";
   return new Date(iso).toLocaleDateString(undefined, { month: "short", day: "numeric" });
 }
+let roots = []; // watch roots, to show projects by their path below one
 function parts(path) {
-  const bits = (path || "").split("/").filter(Boolean);
-  return { name: bits.pop() || path || "?", parent: bits.slice(-3).join("/") };
+  let p = path || "";
+  for (const r of roots) if (p.startsWith(r + "/")) { p = p.slice(r.length + 1); break; }
+  const bits = p.split("/").filter(Boolean);
+  return { name: bits.pop() || p || "?", parent: bits.join("/") };
 }
 function elapsed(v) {
   const start = Date.parse(v.started_at || v.queued_at);
@@ -410,6 +413,8 @@ async function loadProjects() {
     const r = await fetch(`${API}/projects`);
     if (!r.ok) return;
     const body = await r.json();
+    roots = body.roots.map((x) => x.replace(/\/+$/, "")).sort((a, b) => b.length - a.length);
+    for (const e of jobs.values()) paint(e);
     $("#projects").replaceChildren(...body.projects.map((p) => {
       const o = document.createElement("option");
       o.value = p.path;

@@ -1,0 +1,80 @@
+"""Web fixtures: the real app on a loopback port, against the session's real Redis."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from daemon.settings import Settings
+from tests.conftest import make_project
+from web.server import WebServer
+
+
+class App:
+    """A running WebServer plus an HTTP client pointed at it."""
+
+    def __init__(self, server: WebServer) -> None:
+        self.server = server
+        self.url = server.url
+        self.ws_url = "ws" + self.url[len("http"):]
+        self.web = server.app.state.web
+        self.hub = self.web.hub
+        headers = {"Authorization": f"Bearer {server.settings.api_token}"} \
+            if server.settings.api_token else {}
+        self.http = httpx.Client(base_url=self.url, headers=headers, timeout=60)
+
+    def submit(self, project: str, shots: list[Any], **doc: Any) -> httpx.Response:
+        return self.http.post("/api/v1/assembly/process",
+                              json={"project": project, "shots": shots, **doc})
+
+    def job(self, job_id: str) -> dict[str, Any]:
+        response = self.http.get(f"/api/v1/assembly/jobs/{job_id}")
+        assert response.status_code == 200, response.text
+        body: dict[str, Any] = response.json()
+        return body
+
+
+@pytest.fixture
+def start_app(service_settings: Settings, redis_url: str) -> Iterator[Callable[..., App]]:
+    """Start the app; keyword arguments change settings (api_token=..., roots=...)."""
+    running: list[App] = []
+
+    def start(**changes: Any) -> App:
+        settings = service_settings.model_copy(update={"web_port": 0, **changes})
+        server = WebServer(settings, str(settings.redis_url))
+        server.start()
+        app = App(server)
+        running.append(app)
+        return app
+
+    yield start
+    for app in running:
+        app.http.close()
+        app.server.stop()
+
+
+@pytest.fixture
+def app(start_app: Callable[..., App]) -> App:
+    return start_app()
+
+
+#: Small and fast to render: the suite renders many times.
+SMALL = {"resolution": "320x180", "quality_preset": "draft"}
+#: Long enough to cancel mid-render (as in tests/daemon/test_jobs.py).
+LONG_SHOTS = ["shots/long24.mp4"] * 8
+LONG_OUTPUT = {"resolution": "640x360", "quality_preset": "high", "output_format": "mov"}
+
+
+@pytest.fixture
+def project_with(root: Path, media: Path) -> Callable[..., str]:
+    """A project folder under the root holding ``shots``; returns its relative path."""
+
+    def make(name: str, shots: list[str]) -> str:
+        make_project(root, media, name, shots)
+        return name
+
+    return make
