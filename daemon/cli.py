@@ -77,6 +77,7 @@ def cmd_render(args: argparse.Namespace) -> int:
     progress = Progress(*([bar] if bar else []))
     try:
         result = assemble(args.request, settings, progress)
+        assert result is not None  # no hand-off in-process
     finally:
         if bar:
             bar.close()
@@ -111,6 +112,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
     bar = TerminalBar(file=sys.stderr)
     try:
         result = assemble(request, settings, Progress(bar))
+        assert result is not None
     finally:
         bar.close()
     print(result.export)
@@ -161,7 +163,7 @@ def cmd_worker(args: argparse.Namespace) -> int:
     from .worker import run_worker
 
     settings = _settings(args)
-    run_worker(settings, burst=args.burst)
+    run_worker(settings, burst=args.burst, max_jobs=args.max_jobs)
     return EXIT_OK
 
 
@@ -272,6 +274,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = add("worker", cmd_worker, "Run one RQ worker that renders queued requests.")
     p.add_argument("--burst", action="store_true", help="exit when the queue is empty")
+    p.add_argument("--max-jobs", type=int, help="exit after this many jobs (recycles memory)")
 
     p = add("jobs", cmd_jobs, "List jobs with their state and progress, newest first.")
     p.add_argument("--state", choices=["queued", "running", "finished", "failed", "canceled"])

@@ -38,10 +38,23 @@ def run(
     what: str = "ffmpeg",
 ) -> None:
     """Run ffmpeg with ``args``; report ``0..1`` of ``duration`` seconds of output."""
-    cmd = [binary(), "-hide_banner", "-nostdin", "-nostats", "-loglevel", "error", "-y",
-           "-progress", "pipe:1", "-stats_period", "0.25", *args]
-    proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True)
+    cmd = [
+        binary(),
+        "-hide_banner",
+        "-nostdin",
+        "-nostats",
+        "-loglevel",
+        "error",
+        "-y",
+        "-progress",
+        "pipe:1",
+        "-stats_period",
+        "0.25",
+        *args,
+    ]
+    proc = subprocess.Popen(
+        cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
     errors: list[str] = []
     # stderr is drained on its own thread: a chatty ffmpeg must never block on a full pipe.
     reader = threading.Thread(target=lambda: errors.extend(proc.stderr or []), daemon=True)

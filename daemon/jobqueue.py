@@ -120,9 +120,17 @@ def view(job: Job) -> dict[str, Any]:
         # Our verdict is written before RQ's bookkeeping, and says "canceled"
         # where RQ says "stopped" or "failed".
         state = meta["state"]
+    elif meta.get("fanout"):
+        # Its RQ job ended when it handed the work to its parts; it runs on in them.
+        state = meta.get("state", "running")
     else:
         state = _RQ_STATE.get(status, "queued") if status else meta.get("state", "queued")
     progress = 100.0 if state == "finished" else float(meta.get("progress", 0.0))
+    parts_running = meta.get("stage") == "render" and not meta.get("joined_by")
+    if meta.get("fanout") and state == "running" and parts_running:
+        from .fanout import progress_of
+
+        progress = max(progress, progress_of(job.connection, meta, job.id))
     return {
         "id": job.id,
         "state": state,
@@ -175,6 +183,14 @@ def cancel(conn: Redis, job_id: str) -> str:
     state = view(job)["state"]
     if state in TERMINAL:
         raise JobAlreadyEnded(f"job {job_id} has already ended ({state})")
+    from .jobs import mark_ended  # jobs imports the pipeline; keep the CLI light
+
+    if job.meta.get("fanout"):
+        from .fanout import cancel_children
+
+        cancel_children(conn, job.meta)
+        mark_ended(job, conn, "canceled", {"code": "canceled", "message": "canceled while running"})
+        return "canceled"
     if state == "running":
         try:
             send_stop_job_command(conn, job_id, serializer=JSONSerializer)
@@ -182,8 +198,6 @@ def cancel(conn: Redis, job_id: str) -> str:
         except InvalidJobOperation:
             pass  # picked up but not yet started: cancel it as a queued job
     job.cancel()
-    from .jobs import mark_ended  # jobs imports the pipeline; keep the CLI light
-
     mark_ended(job, conn, "canceled", {"code": "canceled", "message": "canceled before it started"})
     return "canceled"
 

@@ -20,15 +20,22 @@ from rq import get_current_job
 from rq.job import Job
 from rq.timeouts import JobTimeoutException
 
-from .errors import AssemblyError
-from .jobqueue import CHANNEL, now_iso, view
+from . import fanout
+from .cache import SegmentCache, cache_dir_for
+from .errors import AssemblyError, ValidationFailed
+from .jobqueue import CHANNEL, fetch, now_iso, view
 from .lifecycle import die_with_parent
 from .pipeline import assemble, error_record
-from .progress import Progress, Update
+from .plan import Plan, segment_for
+from .presets import encoder_for
+from .progress import STAGES, Progress, Update
 from .project import ProjectFile
 from .publish import remove_partials
+from .render import encode_segment
+from .request import AssemblyRequest
 from .settings import current, map_path
 from .status import TERMINAL, StatusFile
+from .validate import check_shot
 
 log = logging.getLogger(__name__)
 
@@ -74,8 +81,42 @@ class StatusSink:
         )
 
 
+class Rescaled:
+    """A sink seen through a window of the bar: the join's 0-100 % becomes 90-100 %
+    of its request's, and its re-validation is shown as rendering, not probing."""
+
+    def __init__(self, sink: Any, low: float, high: float) -> None:
+        self.sink, self.low, self.high = sink, low, high
+
+    def __call__(self, update: Update) -> None:
+        stage = "render" if update.stage in ("probe", "plan") else update.stage
+        self.sink(Update(stage, self.low + (self.high - self.low) * update.percent / 100))
+
+
 def _request_path(job: Job) -> Path:
     return Path(map_path(job.meta["request"], current()))
+
+
+def _hand_off(job: Job, conn: Redis, path: Path) -> Any:
+    """The pipeline's hand-off hook: fan a normalize plan out over the workers."""
+    settings = current()
+
+    def hand_off(plan: Plan) -> bool:
+        if plan.strategy != "normalize" or not settings.fanout_min_segments:
+            return False
+        cache = SegmentCache(cache_dir_for(path.parent, settings), settings.cache_max_bytes)
+        todo = fanout.uncached(plan, cache)
+        if len(todo) < settings.fanout_min_segments:
+            return False
+        fanout.launch(job, conn, settings, path, todo, STAGES["render"][0])
+        StatusFile(path).write(
+            job_id=job.id, state="running", stage="render", progress=STAGES["render"][0]
+        )
+        conn.publish(CHANNEL, json.dumps(view(job)))
+        log.info("%s: %d shot(s) handed to part jobs", job.id, len(todo))
+        return True
+
+    return hand_off
 
 
 def run_assembly(request_path: str) -> dict[str, Any]:
@@ -97,13 +138,75 @@ def run_assembly(request_path: str) -> dict[str, Any]:
         RedisSink(job, conn, settings.progress_interval), StatusSink(status, job.id)
     )
     try:
-        result = assemble(path, settings, progress, run_id=job.id)
+        result = assemble(
+            path, settings, progress, run_id=job.id, hand_off=_hand_off(job, conn, path)
+        )
     except AssemblyError as exc:
         mark_ended(job, conn, "failed", exc.to_dict())
         raise
+    if result is None:
+        return {"fanout": fanout.children(job.meta)}
     export = str(result.export.relative_to(path.parent))
     mark_ended(job, conn, "finished", export=export)
     return {"export": str(result.export), "report": result.report.to_dict()}
+
+
+def encode_part(request_path: str, parent_id: str, shot_index: int) -> dict[str, Any]:
+    """A part job: normalize one shot of ``parent_id``'s request into the cache."""
+    die_with_parent()
+    job = get_current_job()
+    assert job is not None
+    conn, settings = job.connection, current()
+    path = Path(map_path(request_path, settings))
+    request = AssemblyRequest.model_validate_json(path.read_bytes())
+    probed, problems = check_shot(path.parent, shot_index, request.shot_list[shot_index], settings)
+    if probed is None:
+        raise ValidationFailed(str(path), problems)
+    encoder = encoder_for(request.output, settings)
+    segment = segment_for(probed, request.output, encoder, want_copy=False)
+    plan = Plan(request.output, encoder, [segment], settings.audio_sample_rate)
+    cache = SegmentCache(cache_dir_for(path.parent, settings), settings.cache_max_bytes)
+    key = cache.key(segment, plan)
+    last = [0.0]
+
+    def report(fraction: float) -> None:
+        now = time.monotonic()
+        if fraction >= 1.0 or now - last[0] >= settings.progress_interval:
+            last[0] = now
+            fanout.report_part(conn, parent_id, shot_index, fraction)
+            conn.publish(CHANNEL, json.dumps(view(fetch(conn, parent_id))))
+
+    if cache.lookup(key, request.output.output_format) is None:
+        encode_segment(segment, plan, cache, key, report)
+    report(1.0)
+    return {"shot_index": shot_index, "key": key}
+
+
+def join_assembly(request_path: str, parent_id: str) -> dict[str, Any]:
+    """The join job: every part is in the cache; assemble and publish as the parent."""
+    die_with_parent()
+    job = get_current_job()
+    assert job is not None
+    conn, settings = job.connection, current()
+    parent = fetch(conn, parent_id)
+    if parent.meta.get("state") in TERMINAL:
+        return {"skipped": parent.meta["state"]}
+    path = Path(map_path(request_path, settings))
+    # From here on the join's own progress counts, not the parts'.
+    parent.meta.update(stage="render", progress=fanout.JOIN_FROM, joined_by=job.id)
+    parent.save_meta()
+    progress = Progress(
+        Rescaled(RedisSink(parent, conn, settings.progress_interval), fanout.JOIN_FROM, 100.0),
+        StatusSink(StatusFile(path), parent_id),
+    )
+    try:
+        result = assemble(path, settings, progress, run_id=parent_id)
+    except AssemblyError as exc:
+        mark_ended(parent, conn, "failed", exc.to_dict())
+        raise
+    assert result is not None
+    mark_ended(parent, conn, "finished", export=str(result.export.relative_to(path.parent)))
+    return {"export": str(result.export)}
 
 
 def mark_ended(
@@ -174,11 +277,28 @@ def on_failure(
         error = error_record(exc_value)
     else:
         error = {"code": "internal_error", "message": "the job failed"}
+    parent_id = job.meta.get("parent")
+    if parent_id:
+        # A part or the join: the request fails, naming the shot; the rest stops.
+        parent = fetch(connection, parent_id)
+        shot = job.meta.get("shot_index")
+        if shot is not None and "shot_index" not in error:
+            message = f"shot {shot + 1}: {error.get('message', '')}"
+            error = {**error, "shot_index": shot, "message": message}
+        fanout.cancel_children(connection, parent.meta, spare=job.id)
+        mark_ended(parent, connection, "failed", error)
+        return
     mark_ended(job, connection, "failed", error)
 
 
 def on_stopped(job: Job, connection: Redis) -> None:
     """RQ's stop hook: the worker killed the horse's process group on request."""
+    parent_id = job.meta.get("parent")
+    if parent_id:
+        # Canceling the request stopped this child and already marked the request.
+        # The kill may have landed after that mark's cleanup: clean up again.
+        remove_partials(_request_path(job).parent, parent_id)
+        return
     mark_ended(
         job, connection, "canceled", {"code": "canceled", "message": "canceled while running"}
     )

@@ -30,15 +30,17 @@ def filter_graph(segment: Segment, plan: Plan) -> str:
     rate = plan.output.frame_rate
     width, height = plan.output.size
     (fit_w, fit_h), (x, y) = segment.fit, segment.offset
-    return ",".join([
-        f"fps={rate.numerator}/{rate.denominator}",
-        f"scale={fit_w}:{fit_h}:flags=bicubic",
-        "setsar=1",
-        f"pad={width}:{height}:{x}:{y}:black",
-        # Sources a frame short of the planned count repeat their last frame.
-        "tpad=stop_mode=clone:stop=-1",
-        f"format={plan.encoder.pix_fmt}",
-    ])
+    return ",".join(
+        [
+            f"fps={rate.numerator}/{rate.denominator}",
+            f"scale={fit_w}:{fit_h}:flags=bicubic",
+            "setsar=1",
+            f"pad={width}:{height}:{x}:{y}:black",
+            # Sources a frame short of the planned count repeat their last frame.
+            "tpad=stop_mode=clone:stop=-1",
+            f"format={plan.encoder.pix_fmt}",
+        ]
+    )
 
 
 def normalize(
@@ -50,16 +52,31 @@ def normalize(
 ) -> Path:
     rate = plan.output.frame_rate
     args = [
-        "-ss", f"{segment.start:.6f}",
-        "-i", str(segment.source),
-        "-map", "0:v:0", "-an", "-sn", "-dn",
-        "-vf", filter_graph(segment, plan),
-        "-frames:v", str(segment.frames),
-        "-r", f"{rate.numerator}/{rate.denominator}",
+        "-ss",
+        f"{segment.start:.6f}",
+        "-i",
+        str(segment.source),
+        "-map",
+        "0:v:0",
+        "-an",
+        "-sn",
+        "-dn",
+        "-vf",
+        filter_graph(segment, plan),
+        "-frames:v",
+        str(segment.frames),
+        "-r",
+        f"{rate.numerator}/{rate.denominator}",
         *encoder_args(plan),
-        "-f", "mov" if plan.output.output_format == "mov" else "mp4",
+        "-f",
+        "mov" if plan.output.output_format == "mov" else "mp4",
         str(destination),
     ]
-    ffmpeg.run(args, duration=float(segment.frames / rate), on_fraction=on_fraction,
-               check_cancel=check_cancel, what=f"normalizing {segment.source.name}")
+    ffmpeg.run(
+        args,
+        duration=float(segment.frames / rate),
+        on_fraction=on_fraction,
+        check_cancel=check_cancel,
+        what=f"normalizing {segment.source.name}",
+    )
     return destination

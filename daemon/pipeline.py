@@ -90,9 +90,12 @@ def assemble(
     progress: Progress | None = None,
     run_id: str | None = None,
     check_cancel: Callable[[], None] | None = None,
-) -> Result:
+    hand_off: Callable[[Plan], bool] | None = None,
+) -> Result | None:
     """Run every stage for ``request_path`` and publish the export.
 
+    ``hand_off`` may take the plan elsewhere (the queue fans it out to several
+    workers): if it returns True, this returns None after the plan stage.
     Raises an :class:`~daemon.errors.AssemblyError` (or ``KeyboardInterrupt``) on
     failure, after recording it in ``project.json`` and removing partial output.
     """
@@ -132,6 +135,8 @@ def assemble(
             strategy=plan.strategy,
             planned_duration=round(plan.duration, 6),
         )
+        if hand_off is not None and hand_off(plan):
+            return None
         name = request.export_name(request_path)
         ext = request.output.output_format
         partial = partial_path(project_dir, name, ext, run_id)

@@ -142,50 +142,61 @@ def choose_strategy(validated: ValidatedRequest, segments: list[Segment]) -> str
         raise ValidationFailed(
             str(validated.request_path),
             [
-                Problem("cannot_copy", f"cannot be joined without re-encoding: {s.mismatch}",
-                        shot_index=s.shot_index, path=validated.shots[i].entry.path)
-                for i, s in enumerate(segments) if s.mismatch
+                Problem(
+                    "cannot_copy",
+                    f"cannot be joined without re-encoding: {s.mismatch}",
+                    shot_index=s.shot_index,
+                    path=validated.shots[i].entry.path,
+                )
+                for i, s in enumerate(segments)
+                if s.mismatch
             ],
         )
     return "copy" if not mismatched else "normalize"
 
 
+def segment_for(
+    shot: ProbedShot,
+    output: OutputSettings,
+    encoder: Encoder,
+    first_frame: int = 0,
+    want_copy: bool = True,
+) -> Segment:
+    # A shot shorter than half a frame would vanish; keep at least one frame.
+    frames = max(1, round(Fraction(shot.duration) * output.frame_rate))
+    canvas = output.size
+    fit = fit_inside(shot.info.display_size, canvas)
+    return Segment(
+        shot_index=shot.index,
+        source=shot.source,
+        start=shot.start,
+        frames=frames,
+        first_frame=first_frame,
+        has_audio=shot.info.has_audio,
+        source_rate=shot.info.frame_rate,
+        fit=fit,
+        offset=((canvas[0] - fit[0]) // 2, (canvas[1] - fit[1]) // 2),
+        needs_scan=not shot.info.header_has_duration,
+        end=shot.end,
+        mismatch=copy_mismatch(shot, output, encoder) if want_copy else "",
+        source_start=shot.info.start_time,
+        source_duration=shot.info.duration,
+    )
+
+
 def make_plan(validated: ValidatedRequest, settings: Settings) -> Plan:
     output = validated.request.output
     encoder = encoder_for(output, settings)
-    rate = output.frame_rate
-    canvas = output.size
+    want_copy = validated.request.engine in ("auto", "copy")
     segments: list[Segment] = []
     cursor = 0
-    want_copy = validated.request.engine in ("auto", "copy")
     for shot in validated.shots:
-        # A shot shorter than half a frame would vanish; keep at least one frame.
-        frames = max(1, round(Fraction(shot.duration) * rate))
-        fit = fit_inside(shot.info.display_size, canvas)
-        segments.append(
-            Segment(
-                shot_index=shot.index,
-                source=shot.source,
-                start=shot.start,
-                frames=frames,
-                first_frame=cursor,
-                has_audio=shot.info.has_audio,
-                source_rate=shot.info.frame_rate,
-                fit=fit,
-                offset=((canvas[0] - fit[0]) // 2, (canvas[1] - fit[1]) // 2),
-                needs_scan=not shot.info.header_has_duration,
-                end=shot.end,
-                mismatch=copy_mismatch(shot, output, encoder) if want_copy else "",
-                source_start=shot.info.start_time,
-                source_duration=shot.info.duration,
-            )
-        )
-        cursor += frames
-    strategy = choose_strategy(validated, segments)
+        segments.append(segment_for(shot, output, encoder, cursor, want_copy))
+        cursor += segments[-1].frames
     return Plan(
         output=output,
         encoder=encoder,
         segments=segments,
         audio_rate=settings.audio_sample_rate,
-        strategy=strategy,
+        strategy=choose_strategy(validated, segments),
     )

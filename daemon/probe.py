@@ -233,8 +233,6 @@ def _seek(container: Any, stream: Any, seconds: float) -> None:
     container.seek(target, stream=stream, backward=True, any_frame=False)
 
 
-
-
 def keyframe_at(path: Path, info: MediaInfo, seconds: float) -> bool:
     """Is there a keyframe within half a frame of ``seconds`` (shot time)?
 

@@ -52,16 +52,24 @@ def render(
             parts = [_copied(seg) for seg in plan.segments]
             stats["copied"] = len(parts)
         else:
-            cache = SegmentCache(cache_dir_for(destination.parent.parent, settings),
-                                 settings.cache_max_bytes)
-            parts = segments(plan, cache, lambda f: progress.within("render", seg_share * f),
-                             check_cancel, stats)
+            cache = SegmentCache(
+                cache_dir_for(destination.parent.parent, settings), settings.cache_max_bytes
+            )
+            parts = segments(
+                plan, cache, lambda f: progress.within("render", seg_share * f), check_cancel, stats
+            )
         pcm = write_pcm(plan, scratch / "sound.pcm", check_cancel)
         progress.within("render", seg_share + sound_share)
-        join(plan, parts, pcm, destination,
-             lambda f: progress.within("render", seg_share + sound_share + (1 - seg_share
-                                                                            - sound_share) * f),
-             check_cancel)
+        join(
+            plan,
+            parts,
+            pcm,
+            destination,
+            lambda f: progress.within(
+                "render", seg_share + sound_share + (1 - seg_share - sound_share) * f
+            ),
+            check_cancel,
+        )
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
     return stats
@@ -96,9 +104,11 @@ def segments(
     for seg, key in zip(plan.segments, keys, strict=True):
         hit = cache.lookup(key, ext)
         if hit is None:
-            hit = encode_segment(seg, plan, cache, key,
-                                 lambda f, d=done, n=seg.frames: on_fraction((d + f * n) / total),
-                                 check_cancel)
+
+            def report(fraction: float, before: int = done, frames: int = seg.frames) -> None:
+                on_fraction((before + fraction * frames) / total)
+
+            hit = encode_segment(seg, plan, cache, key, report, check_cancel)
             done += seg.frames
             stats["encoded"] = stats.get("encoded", 0) + 1
         else:

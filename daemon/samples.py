@@ -63,7 +63,8 @@ def make_clip(
     else:
         cmd += ["-c:v", "libx264", "-preset", preset, "-pix_fmt", "yuv420p"]
         cmd += ["-b:v", bitrate] if bitrate else []
-        cmd += ["-g", str(keyint), "-keyint_min", str(keyint), "-sc_threshold", "0"] if keyint else []
+        if keyint:  # keyframes exactly every keyint frames
+            cmd += ["-g", str(keyint), "-keyint_min", str(keyint), "-sc_threshold", "0"]
         cmd += ["-c:a", "aac"] if audio else []
     cmd += ["-shortest"] if audio else []
     if streamed:

@@ -150,6 +150,14 @@ class Settings(BaseSettings):
         0.25, gt=0, description="Minimum seconds between progress messages (4 a second)."
     )
     workers: int = Field(1, ge=1, description="Workers 'assemblyd up' starts.")
+    fanout_min_segments: int = Field(
+        2,
+        ge=0,
+        description=(
+            "A queued request with at least this many shots to re-encode is split into "
+            "one job per shot, so that every worker can take a share; 0 never splits."
+        ),
+    )
     path_map: dict[str, str] = Field(
         default_factory=dict,
         description=(

@@ -35,12 +35,14 @@ def _write_shot(out: BinaryIO, segment: Segment, samples: int, rate: int) -> int
     with av.open(str(segment.source)) as container:
         stream = container.streams.audio[0]
         if wanted_from > 0:
-            container.seek(int(wanted_from / stream.time_base), stream=stream, backward=True)
+            unit = stream.time_base or Fraction(1, rate)
+            container.seek(int(wanted_from / unit), stream=stream, backward=True)
         resampler = av.AudioResampler(format="s16", layout="stereo", rate=rate)
         skip: int | None = None
         for frame in container.decode(stream):
             if skip is None:
-                first = float(frame.pts * frame.time_base) if frame.pts is not None else 0.0
+                pts, tb = frame.pts, frame.time_base
+                first = float(pts * tb) if pts is not None and tb is not None else 0.0
                 skip = round((wanted_from - first) * rate)
                 if skip < 0:  # the sound starts after the picture: lead with silence
                     lead = min(-skip, samples)

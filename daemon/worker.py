@@ -42,7 +42,7 @@ def worker_name_for(pid: int) -> str:
     return f"{socket.gethostname()}.{pid}"
 
 
-def run_worker(settings: Settings, burst: bool = False) -> bool:
+def run_worker(settings: Settings, burst: bool = False, max_jobs: int | None = None) -> bool:
     conn = connect(redis_url(settings))
     worker = AssemblyWorker(
         [open_queue(conn, settings)],
@@ -53,4 +53,8 @@ def run_worker(settings: Settings, burst: bool = False) -> bool:
         default_result_ttl=settings.result_ttl,
     )
     log.info("worker %s on queue %s", worker.name, settings.queue_name)
-    return bool(worker.work(burst=burst, with_scheduler=False, logging_level=settings.log_level))
+    return bool(
+        worker.work(
+            burst=burst, max_jobs=max_jobs, with_scheduler=False, logging_level=settings.log_level
+        )
+    )

@@ -17,12 +17,13 @@ import hmac
 import ipaddress
 import logging
 import re
+from contextvars import ContextVar
 from pathlib import Path
 from urllib.parse import parse_qsl, urlencode, urlsplit
 
 from starlette.datastructures import Headers
 from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
-from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 COOKIE = "assemblyd_token"
 OPEN_PATHS = frozenset({"/healthz"})
@@ -114,18 +115,38 @@ def _error(status: int, code: str, message: str) -> JSONResponse:
     return JSONResponse({"code": code, "message": message}, status_code=status)
 
 
-async def _refuse_websocket(response: Response, scope: Scope, receive: Receive, send: Send) -> None:
-    """Refuse before the handshake completes: the browser never gets an open socket."""
-    await receive()  # websocket.connect
+#: Set in the connection's task when we answer a WebSocket handshake with an HTTP
+#: error. uvicorn's websockets-sansio protocol then wrongly logs "ASGI callable
+#: returned without completing handshake." at ERROR (Kludex/uvicorn PR #3138); the
+#: log filter drops that line for denied connections only, so alerting on
+#: uvicorn errors is not set off by every expired dashboard cookie.
+WS_DENIED: ContextVar[bool] = ContextVar("ws_denied", default=False)
+_SPURIOUS = "ASGI callable returned without completing handshake."
+
+
+async def deny_websocket(response: Response, scope: Scope, send: Send) -> None:
+    """Answer the handshake with ``response`` (after websocket.connect was received)."""
     if "websocket.http.response" in scope.get("extensions", {}):
-        await response(scope, receive, send)  # a real HTTP 401/403 with our JSON body
+        WS_DENIED.set(True)
+        await response(scope, _nothing, send)  # a real HTTP 4xx with our JSON body
     else:
         await send({"type": "websocket.close", "code": 1008})  # servers answer HTTP 403
 
 
+async def _nothing() -> Message:
+    return {"type": "websocket.disconnect", "code": 1006}
+
+
+async def _refuse_websocket(response: Response, scope: Scope, receive: Receive, send: Send) -> None:
+    """Refuse before the handshake completes: the browser never gets an open socket."""
+    await receive()  # websocket.connect
+    await deny_websocket(response, scope, send)
+
+
 class RedactTokens(logging.Filter):
     """Blanks ``token=`` query values and the token itself in uvicorn's log lines
-    (its access log, and the WebSocket lines it writes to ``uvicorn.error``)."""
+    (its access log, and the WebSocket lines it writes to ``uvicorn.error``), and
+    drops uvicorn's spurious error after a WebSocket denial (see ``WS_DENIED``)."""
 
     _QUERY = re.compile(r"(?i)([?&]token=)[^&\s\"']*")
 
@@ -140,6 +161,8 @@ class RedactTokens(logging.Filter):
         return text
 
     def filter(self, record: logging.LogRecord) -> bool:
+        if record.msg == _SPURIOUS and WS_DENIED.get():
+            return False
         if isinstance(record.msg, str):
             record.msg = self.redact(record.msg)
         if isinstance(record.args, tuple):

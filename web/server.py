@@ -10,10 +10,13 @@ would otherwise wait for them to finish, and they never do on their own.
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import signal
 import socket
 import sys
 import threading
 import time
+from collections.abc import Iterator
 from types import FrameType
 
 import uvicorn
@@ -72,6 +75,21 @@ class _Server(uvicorn.Server):
         self.loop = asyncio.get_running_loop()
         await super().startup(sockets)
 
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        """As uvicorn's, minus re-raising the signal once stopped: a stop that was
+        asked for is a clean exit (status 0, as ``assemblyd up``), not a death by signal."""
+        if threading.current_thread() is not threading.main_thread():
+            yield  # only the main thread can take signals: the owner handles them
+            return
+        previous = {sig: signal.signal(sig, self.handle_exit)
+                    for sig in (signal.SIGINT, signal.SIGTERM)}
+        try:
+            yield
+        finally:
+            for sig, handler in previous.items():
+                signal.signal(sig, handler)
+
     def handle_exit(self, sig: int, frame: FrameType | None) -> None:
         self.end_streams()
         super().handle_exit(sig, frame)
@@ -92,6 +110,7 @@ class WebServer:
         self.server = _Server(_config(self.app, settings), self.app.state.web)
         self.thread: threading.Thread | None = None
         self.error: BaseException | None = None
+        self._port: int | None = None
 
     def start(self, timeout: float = 15.0) -> None:
         redact_logs(self.settings.api_token)
@@ -104,6 +123,7 @@ class WebServer:
                 raise OSError(f"the web app could not listen on {self._where()}"
                               + (f": {self.error}" if self.error else ""))
             time.sleep(0.02)
+        _ = self.port  # read while the socket is open
 
     def _run(self) -> None:
         try:
@@ -116,9 +136,10 @@ class WebServer:
 
     @property
     def port(self) -> int:
-        """The port actually bound (``web_port = 0`` picks a free one)."""
-        port: int = self.server.servers[0].sockets[0].getsockname()[1]
-        return port
+        """The port actually bound (``web_port = 0`` picks a free one); kept after stop()."""
+        if self._port is None:
+            self._port = int(self.server.servers[0].sockets[0].getsockname()[1])
+        return self._port
 
     @property
     def url(self) -> str:

@@ -23,11 +23,12 @@ from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from daemon.errors import JobNotFound
 
+from .auth import deny_websocket
 from .live import Batch
 from .state import web_state
 
-#: Close codes: the server is shutting down; the job asked for does not exist.
-GOING_AWAY, NO_SUCH_JOB = 1001, 4404
+#: Close code when the server shuts down.
+GOING_AWAY = 1001
 
 
 def encode(batch: Batch) -> str:
@@ -44,10 +45,9 @@ async def live_socket(websocket: WebSocket) -> None:
             await run_in_threadpool(web.own_job, job)
         except JobNotFound as exc:
             body = {"code": exc.code, "message": str(exc)}
-            if "websocket.http.response" in websocket.scope.get("extensions", {}):
-                await websocket.send_denial_response(JSONResponse(body, status_code=404))
-            else:
-                await websocket.close(NO_SUCH_JOB, body["message"])
+            await websocket.receive()  # websocket.connect, before answering it
+            await deny_websocket(JSONResponse(body, status_code=404), websocket.scope,
+                                 websocket.send)
             return
         except RedisError:
             pass  # Redis is away: subscribe anyway; the client hears so, then catches up

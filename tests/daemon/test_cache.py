@@ -6,8 +6,9 @@ from daemon.pipeline import assemble
 from tests.mediacheck import measure
 
 
-def test_changing_one_shot_re_encodes_only_that_shot(project, media, add_shot, write_request,
-                                                     settings):
+def test_changing_one_shot_re_encodes_only_that_shot(
+    project, media, add_shot, write_request, settings
+):
     shots = [add_shot("wide24.mp4", f"sh{i:03d}.mp4") for i in range(5)]
     request = write_request(shots, {"resolution": "320x180"})
     first = assemble(request, settings)

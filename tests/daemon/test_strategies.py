@@ -37,8 +37,7 @@ def test_matching_shots_are_copied(add_shot, write_request, settings):
         ({"output_format": "mov", "quality_preset": "high"}, "not H.264"),
     ],
 )
-def test_a_shot_that_does_not_match_is_normalized(change, says, add_shot, write_request,
-                                                  settings):
+def test_a_shot_that_does_not_match_is_normalized(change, says, add_shot, write_request, settings):
     plan = _plan(write_request, settings, [add_shot("match_a.mp4")], {**MATCH, **change})
     assert plan.strategy == "normalize"
     assert says in plan.segments[0].mismatch
@@ -53,8 +52,12 @@ def test_trims_must_fall_on_keyframes_to_copy(add_shot, write_request, settings)
 
 
 def test_shots_from_different_encoders_are_normalized(add_shot, write_request, settings):
-    plan = _plan(write_request, settings, [add_shot("match_a.mp4"), add_shot("wide24.mp4")],
-                 {**MATCH, "resolution": "160x90"})
+    plan = _plan(
+        write_request,
+        settings,
+        [add_shot("match_a.mp4"), add_shot("wide24.mp4")],
+        {**MATCH, "resolution": "160x90"},
+    )
     assert plan.strategy == "normalize"
 
 
@@ -91,6 +94,7 @@ def test_copy_joins_without_re_encoding(project, add_shot, write_request, settin
 
 
 # --- clean joins -----------------------------------------------------------------
+
 
 def _tone_energy(block: np.ndarray, hz: float, rate: int) -> float:
     t = np.arange(len(block)) / rate

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -64,9 +65,9 @@ def app(start_app: Callable[..., App]) -> App:
 
 #: Small and fast to render: the suite renders many times.
 SMALL = {"resolution": "320x180", "quality_preset": "draft"}
-#: Long enough to cancel mid-render (as in tests/daemon/test_jobs.py).
-LONG_SHOTS = ["shots/long24.mp4"] * 8
+#: Long enough to watch and cancel mid-render: 20 shots re-encoded to ProRes.
 LONG_OUTPUT = {"resolution": "640x360", "quality_preset": "high", "output_format": "mov"}
+LONG_COPIES = 20
 
 
 @pytest.fixture
@@ -76,5 +77,21 @@ def project_with(root: Path, media: Path) -> Callable[..., str]:
     def make(name: str, shots: list[str]) -> str:
         make_project(root, media, name, shots)
         return name
+
+    return make
+
+
+@pytest.fixture
+def long_project(root: Path, media: Path) -> Callable[[str], tuple[str, list[str]]]:
+    """A project of distinct copies of one clip (the segment cache knows a copy by its
+    path and inode, so each is really encoded); returns its path and shot list."""
+
+    def make(name: str) -> tuple[str, list[str]]:
+        folder = make_project(root, media, name, [])
+        shots = []
+        for i in range(LONG_COPIES):
+            shutil.copyfile(media / "long24.mp4", folder / "shots" / f"long_{i:02d}.mp4")
+            shots.append(f"shots/long_{i:02d}.mp4")
+        return name, shots
 
     return make

@@ -40,6 +40,10 @@ function parts(path) {
   const bits = p.split("/").filter(Boolean);
   return { name: bits.pop() || p || "?", parent: bits.join("/") };
 }
+function shorten(text) { // paths in messages, as below their root
+  for (const r of roots) text = text.split(r + "/").join("");
+  return text;
+}
 function elapsed(v) {
   const start = Date.parse(v.started_at || v.queued_at);
   const end = v.finished_at ? Date.parse(v.finished_at) : Date.now();
@@ -93,7 +97,7 @@ function paint(entry) {
   entry.err.dataset.state = state;
   if (error) {
     $(".err-title", entry.err).textContent = (ERROR_TITLE[error.code] || error.code || "Error") + ":";
-    $(".err-msg", entry.err).textContent = " " + (error.message || "");
+    $(".err-msg", entry.err).textContent = " " + shorten(error.message || "");
   }
   applyFilter(entry);
 }
@@ -106,7 +110,9 @@ function paintTimes(entry) {
     d.title = "waiting";
     d.classList.add("dim");
   } else {
-    d.textContent = clock(elapsed(v));
+    const sec = elapsed(v);
+    // A quick job's "0:00" says nothing: ended jobs under a minute get tenths.
+    d.textContent = TERMINAL.has(v.state) && sec < 60 ? sec.toFixed(1) + " s" : clock(sec);
     d.title = v.started_at ? "since the render started" : "";
     d.classList.remove("dim");
   }

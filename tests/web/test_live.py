@@ -1,0 +1,85 @@
+"""The live hub: one listener per process, latest state wins, and Redis going away."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from websockets.sync.client import connect as ws_connect
+
+from daemon import jobqueue
+from daemon.redis_server import EmbeddedRedis, connect
+from tests.web.conftest import SMALL
+from web.live import supersedes
+
+WS = "/api/v1/assembly/ws"
+
+
+def _view(state: str, progress: float, queued_at: str = "t1") -> dict[str, Any]:
+    return {"id": "asm-1", "state": state, "progress": progress, "queued_at": queued_at}
+
+
+def test_a_later_state_supersedes_and_an_earlier_one_does_not():
+    assert supersedes(_view("running", 40), _view("running", 30))
+    assert not supersedes(_view("running", 30), _view("running", 40))
+    assert supersedes(_view("canceled", 10), _view("running", 40))
+    assert not supersedes(_view("running", 90), _view("finished", 100))
+    # Requeued after a shutdown: a new run of the request starts over, and wins.
+    assert supersedes(_view("queued", 0, "t2"), _view("running", 60, "t1"))
+
+
+@pytest.fixture
+def private_redis():
+    state = Path(tempfile.mkdtemp(prefix="asm-web-", dir="/tmp"))
+    server = EmbeddedRedis(state)
+    server.start()
+    yield server
+    server.stop()
+    shutil.rmtree(state, ignore_errors=True)
+
+
+def test_after_a_redis_restart_clients_get_a_fresh_snapshot(start_app, private_redis,
+                                                            project_with):
+    app = start_app(redis_url=private_redis.url)
+    job_id = app.submit(project_with("seq010", ["wide24.mp4"]), ["shots/wide24.mp4"],
+                        output=SMALL).json()["id"]
+    with ws_connect(app.ws_url + WS, open_timeout=10) as ws:
+
+        def recv() -> dict[str, Any]:
+            message: dict[str, Any] = json.loads(ws.recv(timeout=30))
+            return message
+
+        assert [v["id"] for v in recv()["jobs"]] == [job_id]
+        private_redis.stop()
+        assert recv() == {"type": "status", "redis": False}
+        health = httpx.get(app.url + "/healthz", timeout=30)
+        assert health.status_code == 503 and health.json()["redis"] is False
+        # While Redis is away, the job changed (as a worker's last write before a
+        # crash would): the update is lost with the old connection.
+        private_redis.start()
+        conn = connect(private_redis.url)
+        job = jobqueue.fetch(conn, job_id)
+        job.meta.update(progress=42.0)
+        job.save_meta()
+        assert recv() == {"type": "status", "redis": True}
+        fresh = recv()
+        assert fresh["type"] == "snapshot"  # the appendonly file brought the job back
+        assert [(v["id"], v["progress"]) for v in fresh["jobs"]] == [(job_id, 42.0)]
+        jobqueue.publish(conn, {**fresh["jobs"][0], "progress": 43.0})
+        assert recv()["jobs"][0]["progress"] == 43.0
+        assert httpx.get(app.url + "/healthz", timeout=30).json()["redis"] is True
+
+
+def test_a_client_that_connects_while_redis_is_away_hears_so(start_app, private_redis):
+    app = start_app(redis_url=private_redis.url)
+    private_redis.stop()
+    with ws_connect(app.ws_url + WS, open_timeout=10) as ws:
+        assert json.loads(ws.recv(timeout=30)) == {"type": "status", "redis": False}
+        private_redis.start()
+        assert json.loads(ws.recv(timeout=30)) == {"type": "status", "redis": True}
+        assert json.loads(ws.recv(timeout=30)) == {"type": "snapshot", "jobs": []}
