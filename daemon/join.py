@@ -1,8 +1,8 @@
 """Join: lay the video segments end to end without re-encoding, add the soundtrack.
 
 ffmpeg's concat demuxer reads the segments one after another (memory does not grow
-with their number) and copies their packets; the soundtrack PCM is encoded once
-over the whole timeline. ``+faststart`` puts the index first for players that
+with their number) and copies their packets; the soundtrack is piped in as PCM and
+encoded once over the whole timeline. ``+faststart`` puts the index first for players that
 stream.
 """
 
@@ -14,7 +14,7 @@ from pathlib import Path
 
 from . import ffmpeg
 from .plan import Plan
-from .soundtrack import PCM_FORMAT
+from .soundtrack import PCM_FORMAT, write_pcm
 
 
 @dataclass(frozen=True)
@@ -44,7 +44,6 @@ def write_list(parts: list[Part], destination: Path) -> Path:
 def join(
     plan: Plan,
     parts: list[Part],
-    pcm: Path,
     destination: Path,
     on_fraction: Callable[[float], None] | None = None,
     check_cancel: Callable[[], None] | None = None,
@@ -65,7 +64,7 @@ def join(
                 "-ar",
                 str(plan.audio_rate),
                 "-i",
-                str(pcm),
+                "pipe:0",
                 "-map",
                 "0:v:0",
                 "-map",
@@ -83,6 +82,8 @@ def join(
             on_fraction=on_fraction,
             check_cancel=check_cancel,
             what="joining the segments",
+            # The soundtrack is decoded while ffmpeg encodes it: two cores, both busy.
+            feed=lambda pipe: write_pcm(plan, pipe, check_cancel),
         )
     finally:
         listing.unlink(missing_ok=True)

@@ -8,7 +8,6 @@ takes longer to import than a stream-copy join takes to run).
 
 from __future__ import annotations
 
-import shutil
 from collections.abc import Callable
 from pathlib import Path
 
@@ -19,10 +18,9 @@ from .normalize import normalize
 from .plan import Plan, Segment
 from .progress import Progress
 from .settings import Settings
-from .soundtrack import write_pcm
 
-# Shares of the render bar, by strategy: (segments, soundtrack, join).
-_SHARES = {"normalize": (0.85, 0.05, 0.10), "copy": (0.0, 0.30, 0.70)}
+# The segments' share of the render bar; the join (with the soundtrack) has the rest.
+_SEGMENT_SHARE = {"normalize": 0.88, "copy": 0.0}
 
 
 def render(
@@ -41,37 +39,25 @@ def render(
 
         compose(plan, destination, progress, settings, check_cancel)
         return {"encoded": len(plan.segments), "cached": 0, "copied": 0}
-    # Scratch space beside the destination, named after it so that whoever cleans
-    # up after a killed run (publish.remove_partials) finds it too.
-    scratch = destination.with_name(destination.name + ".work")
-    scratch.mkdir(exist_ok=True)
-    seg_share, sound_share, _ = _SHARES[plan.strategy]
+    share = _SEGMENT_SHARE[plan.strategy]
     stats = {"encoded": 0, "cached": 0, "copied": 0}
-    try:
-        if plan.strategy == "copy":
-            parts = [_copied(seg) for seg in plan.segments]
-            stats["copied"] = len(parts)
-        else:
-            cache = SegmentCache(
-                cache_dir_for(destination.parent.parent, settings), settings.cache_max_bytes
-            )
-            parts = segments(
-                plan, cache, lambda f: progress.within("render", seg_share * f), check_cancel, stats
-            )
-        pcm = write_pcm(plan, scratch / "sound.pcm", check_cancel)
-        progress.within("render", seg_share + sound_share)
-        join(
-            plan,
-            parts,
-            pcm,
-            destination,
-            lambda f: progress.within(
-                "render", seg_share + sound_share + (1 - seg_share - sound_share) * f
-            ),
-            check_cancel,
+    if plan.strategy == "copy":
+        parts = [_copied(seg) for seg in plan.segments]
+        stats["copied"] = len(parts)
+    else:
+        cache = SegmentCache(
+            cache_dir_for(destination.parent.parent, settings), settings.cache_max_bytes
         )
-    finally:
-        shutil.rmtree(scratch, ignore_errors=True)
+        parts = segments(
+            plan, cache, lambda f: progress.within("render", share * f), check_cancel, stats
+        )
+    join(
+        plan,
+        parts,
+        destination,
+        lambda f: progress.within("render", share + (1 - share) * f),
+        check_cancel,
+    )
     return stats
 
 

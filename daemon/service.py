@@ -11,6 +11,7 @@ its status file says ``queued`` again, so the next start runs it from scratch.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import signal
@@ -25,7 +26,7 @@ from redis import Redis
 from rq.registry import StartedJobRegistry
 from rq.serializers import JSONSerializer
 
-from . import jobqueue
+from . import fanout, jobqueue
 from .errors import JobNotFound
 from .intake import Intake
 from .lifecycle import die_with_parent
@@ -158,10 +159,17 @@ def requeue_interrupted(conn: Redis, settings: Settings, worker_pids: list[int])
             continue
         if job.worker_name not in ours:
             continue
-        request = Path(map_path(job.meta["request"], settings))
-        job.delete()
+        # A part or the join of a split request: it is the request that goes back.
+        root = jobqueue.fetch(conn, job.meta["parent"]) if job.meta.get("parent") else job
+        if root.id in requeued:
+            continue
+        for child_id in fanout.children(root.meta):
+            with contextlib.suppress(JobNotFound):
+                jobqueue.fetch(conn, child_id).delete()
+        request = Path(map_path(root.meta["request"], settings))
+        root.delete()
         StatusFile(request).write(
-            job_id=job_id,
+            job_id=root.id,
             state="queued",
             stage="queued",
             progress=0.0,
@@ -170,7 +178,7 @@ def requeue_interrupted(conn: Redis, settings: Settings, worker_pids: list[int])
                 "message": "interrupted by a shutdown; runs again at start",
             },
         )
-        remove_partials(request.parent, job_id)
-        ProjectFile(request.parent).update(job_id, status="interrupted")
-        requeued.append(job_id)
+        remove_partials(request.parent, root.id)
+        ProjectFile(request.parent).update(root.id, status="interrupted")
+        requeued.append(root.id)
     return requeued

@@ -12,8 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from fractions import Fraction
-from pathlib import Path
-from typing import BinaryIO
+from typing import IO
 
 import av
 
@@ -28,7 +27,7 @@ def sample_at(frame: int, plan: Plan) -> int:
     return round(Fraction(frame) * plan.audio_rate / plan.output.frame_rate)
 
 
-def _write_shot(out: BinaryIO, segment: Segment, samples: int, rate: int) -> int:
+def _write_shot(out: IO[bytes], segment: Segment, samples: int, rate: int) -> int:
     """Write ``samples`` of the shot from ``segment.start`` on; returns samples written."""
     wanted_from = segment.start + segment.source_start  # on the container's clock
     written = 0
@@ -63,18 +62,16 @@ def _write_shot(out: BinaryIO, segment: Segment, samples: int, rate: int) -> int
 
 def write_pcm(
     plan: Plan,
-    destination: Path,
+    out: IO[bytes],
     check_cancel: Callable[[], None] | None = None,
-) -> Path:
-    """Write the whole timeline's sound as raw s16le stereo at ``plan.audio_rate``."""
-    with destination.open("wb") as out:
-        for segment in plan.segments:
-            if check_cancel:
-                check_cancel()
-            first, last = sample_at(segment.first_frame, plan), sample_at(segment.last_frame, plan)
-            samples = last - first
-            written = 0
-            if segment.has_audio:
-                written = _write_shot(out, segment, samples, plan.audio_rate)
-            out.write(bytes((samples - written) * BYTES_PER_SAMPLE))  # silence to the cut
-    return destination
+) -> None:
+    """Write the whole timeline's sound to ``out`` as raw s16le stereo at ``plan.audio_rate``."""
+    for segment in plan.segments:
+        if check_cancel:
+            check_cancel()
+        first, last = sample_at(segment.first_frame, plan), sample_at(segment.last_frame, plan)
+        samples = last - first
+        written = 0
+        if segment.has_audio:
+            written = _write_shot(out, segment, samples, plan.audio_rate)
+        out.write(bytes((samples - written) * BYTES_PER_SAMPLE))  # silence to the cut

@@ -35,7 +35,7 @@ async def list_jobs(request: Request) -> Response:
         raise ApiError(422, "invalid_request", f"state must be one of {', '.join(STATES)}",
                        problems=[{"code": "invalid_setting", "field": "state",
                                   "reason": f"'{state}' is not a job state"}])
-    views = await run_in_threadpool(jobqueue.list_views, web.conn, web.settings, state, project)
+    views = await run_in_threadpool(web.list_views, state, project)
     return JSONResponse({"jobs": views, "count": len(views)})
 
 

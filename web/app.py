@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from functools import partial
 from pathlib import Path
 
 from starlette.applications import Starlette
@@ -16,7 +15,6 @@ from starlette.routing import BaseRoute, Mount, Route, WebSocketRoute
 from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from daemon import jobqueue
 from daemon.redis_server import connect
 from daemon.settings import Settings
 
@@ -90,9 +88,8 @@ def routes() -> list[BaseRoute]:
 def create_app(settings: Settings, redis_url: str, *, linger: float = 5.0) -> Starlette:
     """The app for ``settings``; ``linger`` is how long the Redis subscription
     outlives its last client."""
-    conn = connect(redis_url)
-    read_views = partial(jobqueue.list_views, conn, settings)
-    web = WebState(settings, conn, Hub(redis_url, read_views, settings.queue_name, linger))
+    web = WebState(settings, connect(redis_url))
+    web.hub = Hub(redis_url, web.list_views, settings.queue_name, linger)
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:

@@ -9,6 +9,7 @@ never used: ``executable_path`` points at the system Chromium.
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 from collections.abc import Iterator
@@ -174,8 +175,8 @@ def test_the_dashboard_with_jobs_in_every_state(app, workers, watcher, page, pro
     # A request whose shot vanished before a worker got to it (the daemon's intake
     # does not probe shots; the worker does, and fails the job in plain words).
     failing = root / project_with("show/sq020", ["wide24.mp4"])
-    (failing / "assembly.json").write_text(
-        '{"shots": ["shots/wide24.mp4", "shots/sh040_v2.mov"], "output": {"resolution": "320x180"}}')
+    (failing / "assembly.json").write_text(json.dumps(
+        {"shots": ["shots/wide24.mp4", "shots/sh040_v2.mov"], "output": SMALL}))
     Intake(conn, service_settings).process(failing / "assembly.json")
     wait_for(lambda: {v["state"] for v in api.get("/api/v1/assembly/jobs").json()["jobs"]}
              == {"finished", "failed"}, 120, "the small jobs to end")
