@@ -7,7 +7,6 @@ what happened. The CLI calls it in-process; the queue worker calls it inside a j
 from __future__ import annotations
 
 import hashlib
-import json
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -17,7 +16,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from .errors import AssemblyError, Canceled, ValidationFailed, describe
+from .errors import AssemblyError, Canceled, describe
 from .plan import Plan, make_plan
 from .progress import Progress
 from .project import ProjectFile
@@ -177,10 +176,3 @@ def assemble(
 def check(request_path: Path, settings: Settings) -> ValidatedRequest:
     """Validate only (``assemblyd validate``); nothing is written anywhere."""
     return validate(Path(request_path), settings)
-
-
-def summarize(exc: BaseException) -> str:
-    """One line for logs; :func:`describe` has the full text."""
-    if isinstance(exc, ValidationFailed):
-        return f"{len(exc.problems)} validation problem(s)"
-    return json.dumps(error_record(exc))
