@@ -11,21 +11,18 @@ import argparse
 import json
 import os
 import statistics
-import subprocess
 import sys
-import threading
-import time
 from dataclasses import dataclass
 from pathlib import Path
 
 import psutil
+from _common import MB, measure  # benchmarks/ is on sys.path when this runs as a script
 
 CASES = ("matching", "mixed")
 ENGINES = ("assemblyd", "moviepy")
 BASELINE = "moviepy"
 SECONDS = 3.0
 SAMPLE_EVERY = 0.05
-MB = 1024 * 1024
 
 
 @dataclass(frozen=True)
@@ -96,45 +93,6 @@ def baseline_run(request: Path, out: Path, method: str) -> None:
 
 
 # -- measuring -------------------------------------------------------------------------
-def tree_rss(root: psutil.Process) -> int:
-    total = 0
-    try:
-        procs = [root, *root.children(recursive=True)]
-    except psutil.Error:
-        return 0
-    for proc in procs:
-        try:
-            total += proc.memory_info().rss
-        except psutil.Error:
-            continue
-    return total
-
-
-def measure(cmd: list[str], cwd: Path) -> tuple[float, int, subprocess.CompletedProcess[str]]:
-    """Run ``cmd``; return wall seconds, peak RSS of its process tree, and the result."""
-    began = time.perf_counter()
-    popen = subprocess.Popen(
-        cmd, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
-    )
-    root = psutil.Process(popen.pid)
-    peak = 0
-    done = threading.Event()
-
-    def sample() -> None:
-        nonlocal peak
-        while not done.is_set():
-            peak = max(peak, tree_rss(root))
-            done.wait(SAMPLE_EVERY)
-
-    sampler = threading.Thread(target=sample, daemon=True)
-    sampler.start()
-    stdout, stderr = popen.communicate()
-    wall = time.perf_counter() - began
-    done.set()
-    sampler.join()
-    return wall, peak, subprocess.CompletedProcess(cmd, popen.returncode, stdout, stderr)
-
-
 def run_once(case: str, engine: str, request: Path) -> Run:
     project = request.parent
     if engine == "assemblyd":
@@ -147,7 +105,8 @@ def run_once(case: str, engine: str, request: Path) -> Run:
         cmd += ["--method", "chain" if case == "matching" else "compose"]
     # cwd is the project, so no repository config/assemblyd.toml is picked up and
     # MoviePy's temporary audio file lands in the workdir.
-    wall, peak, result = measure(cmd, project)
+    measured = measure(cmd, project, SAMPLE_EVERY)
+    wall, peak, result = measured.wall, measured.peak_rss, measured.result
     if engine == "assemblyd" and result.returncode == 0 and result.stdout.strip():
         out = Path(result.stdout.strip().splitlines()[-1])  # the export path
     ok = result.returncode == 0 and out is not None and out.is_file() and out.stat().st_size > 0

@@ -45,6 +45,17 @@ def _up(root: Path, state: Path) -> subprocess.Popen[str]:
     )
 
 
+LONG_SHOTS = [f"long{i}.mp4" for i in range(6)]
+
+
+def _long_project(root: Path, media: Path, name: str) -> Path:
+    """Six distinct 3 s shots to re-encode as 720p ProRes: a render worth interrupting."""
+    project = make_project(root, media, name, [])
+    for shot in LONG_SHOTS:
+        shutil.copyfile(media / "long24.mp4", project / "shots" / shot)
+    return project
+
+
 def _tree(proc: subprocess.Popen[str]) -> list[psutil.Process]:
     return psutil.Process(proc.pid).children(recursive=True)
 
@@ -92,10 +103,10 @@ def test_up_renders_a_drop_and_sigterm_stops_every_child(root, media, state_dir)
 def test_sigterm_mid_render_kills_ffmpeg_and_requeues_the_job(root, media, state_dir):
     up = _up(root, state_dir)
     try:
-        project = make_project(root, media, "seq020", ["long24.mp4"])
+        project = _long_project(root, media, "seq020")
         (project / "assembly.json").write_bytes(
             request_doc(
-                ["long24.mp4"] * 8, resolution="640x360", quality_preset="high", output_format="mov"
+                LONG_SHOTS, resolution="1280x720", quality_preset="high", output_format="mov"
             )
         )
         status = StatusFile(project / "assembly.json")
@@ -107,7 +118,8 @@ def test_sigterm_mid_render_kills_ffmpeg_and_requeues_the_job(root, media, state
         _, alive = psutil.wait_procs(everything, timeout=10)
         assert alive == [], _names(alive)
         assert status.read()["state"] == "queued"  # put back, not lost
-        assert list((project / "exports").iterdir()) == []
+        exports = project / "exports"
+        assert not exports.exists() or list(exports.iterdir()) == []
     finally:
         if up.poll() is None:
             up.kill()
@@ -122,10 +134,10 @@ def test_sigterm_mid_render_kills_ffmpeg_and_requeues_the_job(root, media, state
 
 def test_sigkill_of_up_leaves_no_orphans(root, media, state_dir):
     up = _up(root, state_dir)
-    project = make_project(root, media, "seq030", ["long24.mp4"])
+    project = _long_project(root, media, "seq030")
     (project / "assembly.json").write_bytes(
         request_doc(
-            ["long24.mp4"] * 8, resolution="640x360", quality_preset="high", output_format="mov"
+            LONG_SHOTS, resolution="1280x720", quality_preset="high", output_format="mov"
         )
     )
     status = StatusFile(project / "assembly.json")

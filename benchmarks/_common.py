@@ -1,0 +1,87 @@
+"""Helpers shared by the benchmark scripts: running a command while measuring it.
+
+A command runs as its own subprocess. Wall time is ``time.perf_counter`` around it
+(start-up included); peak memory is the largest RSS summed over the process and all
+its descendants, sampled on a thread; CPU time is the user + system time of every
+process in the tree that was waited for (``RUSAGE_CHILDREN``), which other load on
+the machine inflates far less than wall time.
+"""
+
+from __future__ import annotations
+
+import os
+import resource
+import subprocess
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import psutil
+
+MB = 1024 * 1024
+
+
+@dataclass(frozen=True)
+class Measurement:
+    wall: float
+    peak_rss: int
+    cpu: float
+    result: subprocess.CompletedProcess[str]
+
+
+def tree_rss(root: psutil.Process) -> int:
+    """RSS of ``root`` and every descendant, in bytes (0 once the tree is gone)."""
+    total = 0
+    try:
+        procs = [root, *root.children(recursive=True)]
+    except psutil.Error:
+        return 0
+    for proc in procs:
+        try:
+            total += proc.memory_info().rss
+        except psutil.Error:
+            continue
+    return total
+
+
+def _children_cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def measure(
+    cmd: list[str],
+    cwd: Path,
+    interval: float = 0.05,
+    env: dict[str, str] | None = None,
+) -> Measurement:
+    """Run ``cmd`` to completion (one at a time: CPU time is a process-wide delta)."""
+    cpu_before = _children_cpu()
+    began = time.perf_counter()
+    popen = subprocess.Popen(
+        cmd, cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
+    root = psutil.Process(popen.pid)
+    peak = 0
+    done = threading.Event()
+
+    def sample() -> None:
+        nonlocal peak
+        while not done.is_set():
+            peak = max(peak, tree_rss(root))
+            done.wait(interval)
+
+    sampler = threading.Thread(target=sample, daemon=True)
+    sampler.start()
+    stdout, stderr = popen.communicate()
+    wall = time.perf_counter() - began
+    done.set()
+    sampler.join()
+    result = subprocess.CompletedProcess(cmd, popen.returncode, stdout, stderr)
+    return Measurement(wall, peak, _children_cpu() - cpu_before, result)
+
+
+def load_average() -> str:
+    one, five, fifteen = os.getloadavg()
+    return f"{one:.2f} {five:.2f} {fifteen:.2f}"
