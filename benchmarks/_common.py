@@ -4,7 +4,9 @@ A command runs as its own subprocess. Wall time is ``time.perf_counter`` around 
 (start-up included); peak memory is the largest RSS summed over the process and all
 its descendants, sampled on a thread; CPU time is the user + system time of every
 process in the tree that was waited for (``RUSAGE_CHILDREN``), which other load on
-the machine inflates far less than wall time.
+the machine inflates far less than wall time. ``others`` is the CPU time the rest of
+the machine used meanwhile (all cores' busy time minus the tree's and this process's):
+divided by the wall time, how many cores other work took from the run.
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ class Measurement:
     wall: float
     peak_rss: int
     cpu: float
+    others: float
     result: subprocess.CompletedProcess[str]
 
 
@@ -50,6 +53,19 @@ def _children_cpu() -> float:
     return usage.ru_utime + usage.ru_stime
 
 
+def _self_cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
+def _machine_busy() -> float:
+    """CPU seconds every core has spent on anything but idling, since boot."""
+    t = psutil.cpu_times()
+    # Linux counts guest time in user time too.
+    skip = ("idle", "iowait", "guest", "guest_nice")
+    return float(sum(v for k, v in t._asdict().items() if k not in skip))
+
+
 def measure(
     cmd: list[str],
     cwd: Path,
@@ -57,7 +73,7 @@ def measure(
     env: dict[str, str] | None = None,
 ) -> Measurement:
     """Run ``cmd`` to completion (one at a time: CPU time is a process-wide delta)."""
-    cpu_before = _children_cpu()
+    cpu_before, self_before, busy_before = _children_cpu(), _self_cpu(), _machine_busy()
     began = time.perf_counter()
     popen = subprocess.Popen(
         cmd, cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
@@ -79,7 +95,9 @@ def measure(
     done.set()
     sampler.join()
     result = subprocess.CompletedProcess(cmd, popen.returncode, stdout, stderr)
-    return Measurement(wall, peak, _children_cpu() - cpu_before, result)
+    cpu = _children_cpu() - cpu_before
+    others = _machine_busy() - busy_before - cpu - (_self_cpu() - self_before)
+    return Measurement(wall, peak, cpu, max(others, 0.0), result)
 
 
 def load_average() -> str:

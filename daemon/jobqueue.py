@@ -133,6 +133,7 @@ def view(job: Job) -> dict[str, Any]:
         progress = max(progress, progress_of(job.connection, meta, job.id))
     return {
         "id": job.id,
+        "queue": job.origin,
         "state": state,
         "stage": "done" if state == "finished" else meta.get("stage", state),
         "progress": round(progress, 1),
@@ -163,7 +164,8 @@ def all_jobs(conn: Redis, settings: Settings) -> list[Job]:
     ):
         ids += registry.get_job_ids(cleanup=False)
     jobs = Job.fetch_many(list(dict.fromkeys(ids)), connection=conn, serializer=JSONSerializer)
-    return [j for j in jobs if j is not None]
+    # A split request's part and join jobs act for it: users see the request only.
+    return [j for j in jobs if j is not None and not (j.meta or {}).get("parent")]
 
 
 def list_views(

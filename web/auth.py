@@ -22,6 +22,7 @@ from pathlib import Path
 from urllib.parse import parse_qsl, urlencode, urlsplit
 
 from starlette.datastructures import Headers
+from starlette.requests import cookie_parser
 from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -74,7 +75,7 @@ class Guard:
                           "without api_token this server only answers to localhost")
         origin = headers.get("origin")
         checks_origin = scope["type"] == "websocket" or scope.get("method") not in _SAFE_METHODS
-        if checks_origin and origin is not None and urlsplit(origin).netloc != host:
+        if checks_origin and origin is not None and urlsplit(origin).netloc.lower() != host.lower():
             return _error(403, "forbidden_origin",
                           f"requests from {origin} are not allowed; open the dashboard itself")
         return None
@@ -84,7 +85,7 @@ class Guard:
         query = dict(parse_qsl(scope.get("query_string", b"").decode("latin-1")))
         auth = headers.get("authorization", "")
         offered = [auth[7:].strip()] if auth[:7].lower() == "bearer " else []
-        offered.append(_cookie(headers, COOKIE))
+        offered.append(cookie_parser(headers.get("cookie", "")).get(COOKIE, ""))
         by_query = scope["type"] == "websocket" or scope.get("method") in _SAFE_METHODS
         if by_query:
             offered.append(query.get("token", ""))
@@ -101,14 +102,6 @@ class Guard:
                                 samesite="strict")
             return response
         return None
-
-
-def _cookie(headers: Headers, name: str) -> str:
-    for part in headers.get("cookie", "").split(";"):
-        key, _, value = part.strip().partition("=")
-        if key == name:
-            return value
-    return ""
 
 
 def _error(status: int, code: str, message: str) -> JSONResponse:

@@ -2,9 +2,8 @@
 
 Workers publish a job view on :data:`daemon.jobqueue.CHANNEL` at each change. The
 :class:`Hub` holds the only subscription to it and hands each view to every
-:class:`Subscriber` (a WebSocket or an SSE stream). A subscriber keeps only the
-latest view per job, so a slow or stalled client costs at most one view per job,
-however many updates go by: it gets the newest state when it catches up.
+:class:`~web.mailbox.Subscriber` (a WebSocket or an SSE stream), which keeps only
+the latest view per job: a slow client never makes the server hold more.
 
 Every subscriber starts with a snapshot (all jobs, read from RQ) and gets a fresh
 one whenever the listener reconnects after losing Redis, since updates published
@@ -16,117 +15,24 @@ reconnect churn when a dashboard reloads).
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any
 
 import redis.asyncio as aioredis
 from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
-from redis.exceptions import RedisError
 from starlette.concurrency import run_in_threadpool
 
 from daemon.jobqueue import CHANNEL
 
+from .mailbox import Subscriber, View
+
 log = logging.getLogger(__name__)
 
-View = dict[str, Any]
-_RANK = {"queued": 0, "running": 1, "finished": 2, "failed": 2, "canceled": 2}
 #: Quiet seconds before the listener pings Redis, and before it gives a silent one up.
 PING_EVERY, DEAD_AFTER = 10.0, 25.0
-
-
-def supersedes(new: View, old: View) -> bool:
-    """Whether ``new`` is a later state of the job than ``old``. A snapshot read races
-    with updates; this keeps a bar from stepping back. A new ``queued_at`` is a new
-    run of the same request (requeued after a shutdown), which always wins."""
-    if new.get("queued_at") != old.get("queued_at"):
-        return str(new.get("queued_at") or "") >= str(old.get("queued_at") or "")
-    return (_RANK.get(new.get("state", ""), 0), new.get("progress") or 0) >= (
-        _RANK.get(old.get("state", ""), 0), old.get("progress") or 0)
-
-
-@dataclass
-class Batch:
-    kind: Literal["snapshot", "update", "status"]
-    jobs: list[View] = field(default_factory=list)
-    redis: bool | None = None
-
-
-class Subscriber:
-    """One client's mailbox: latest view per job, plus 'snapshot due' and 'Redis up/down'."""
-
-    def __init__(self, hub: Hub, job: str | None) -> None:
-        self.hub, self.job = hub, job
-        self.pending: dict[str, View] = {}
-        self.high_water = 0  # the most views ever waiting at once: tests check the bound
-        self.closed = False
-        self._resync = True
-        self._status: bool | None = None
-        self._told = True  # clients assume Redis is up until told otherwise
-        self._wake = asyncio.Event()
-
-    def offer(self, view: View) -> None:
-        if self.job is not None and view.get("id") != self.job:
-            return
-        old = self.pending.pop(view["id"], None)
-        self.pending[view["id"]] = old if old and not supersedes(view, old) else view
-        self.high_water = max(self.high_water, len(self.pending))
-        self._wake.set()
-
-    def resync(self) -> None:
-        self._resync = True
-        self._wake.set()
-
-    def status(self, up: bool) -> None:
-        """Queue 'Redis is up/down' for the client, only if it changes what it was told."""
-        believed = self._told if self._status is None else self._status
-        if up != believed:
-            self._status = None if up == self._told else up
-            self._wake.set()
-
-    def close(self) -> None:
-        self.closed = True
-        self._wake.set()
-
-    async def next(self) -> Batch | None:
-        """The next batch to send; ``None`` once the hub closes."""
-        while not self.closed:
-            if self._status is not None:
-                self._told, self._status = self._status, None
-                return Batch("status", redis=self._told)
-            if self._resync and self.hub.connected:
-                self._resync = False
-                try:
-                    jobs = await self.hub.snapshot()
-                except (RedisError, OSError):
-                    self._resync = True  # the listener's reconnect asks again
-                    await self._sleep(1.0)
-                    continue
-                return Batch("snapshot", self._merge(jobs))
-            if self.pending and not self._resync:
-                batch, self.pending = list(self.pending.values()), {}
-                return Batch("update", batch)
-            self._wake.clear()
-            await self._wake.wait()
-        return None
-
-    def _merge(self, jobs: list[View]) -> list[View]:
-        rows = []
-        for view in jobs:
-            if self.job is not None and view["id"] != self.job:
-                continue
-            newer = self.pending.pop(view["id"], None)
-            rows.append(newer if newer and supersedes(newer, view) else view)
-        return rows  # views of jobs the snapshot did not know yet stay pending
-
-    async def _sleep(self, seconds: float) -> None:
-        self._wake.clear()
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self._wake.wait(), seconds)
 
 
 class Hub:

@@ -19,7 +19,7 @@ from starlette.responses import Response, StreamingResponse
 
 from daemon.status import TERMINAL
 
-from .live import Batch, Subscriber
+from .mailbox import Batch, Subscriber
 from .state import web_state
 
 #: Seconds of quiet before a comment line: proxies drop idle streams, and writing

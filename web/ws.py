@@ -24,7 +24,7 @@ from starlette.websockets import WebSocket, WebSocketDisconnect
 from daemon.errors import JobNotFound
 
 from .auth import deny_websocket
-from .live import Batch
+from .mailbox import Batch, Subscriber
 from .state import web_state
 
 #: Close code when the server shuts down.
@@ -52,30 +52,29 @@ async def live_socket(websocket: WebSocket) -> None:
         except RedisError:
             pass  # Redis is away: subscribe anyway; the client hears so, then catches up
     sub = web.hub.subscribe(job)
-    leaving: asyncio.Future[None] | None = None
+    leaving: asyncio.Task[None] | None = None
     try:
         await websocket.accept()
-        # Reading is only for noticing the client leave while nothing changes.
-        leaving = asyncio.ensure_future(_until_disconnect(websocket))
-        while True:
-            upcoming = asyncio.ensure_future(sub.next())
-            await asyncio.wait({upcoming, leaving}, return_when=asyncio.FIRST_COMPLETED)
-            if not upcoming.done():
-                upcoming.cancel()
-                return
-            batch = upcoming.result()
-            if batch is None:
-                await websocket.close(GOING_AWAY)
-                return
+        # Reading is only for noticing the client leave: it closes the mailbox, which
+        # ends the loop below. (Waiting on both per batch would cost a task each time.)
+        leaving = asyncio.create_task(_until_disconnect(websocket, sub))
+        while (batch := await sub.next()) is not None:
             await websocket.send_text(encode(batch))
+        if web.hub.closed:
+            await websocket.close(GOING_AWAY)
     except (WebSocketDisconnect, OSError, RuntimeError):
-        pass  # the client vanished mid-send
+        # The client vanished mid-send (a send racing its disconnect is a RuntimeError
+        # in Starlette): nothing to tell anyone.
+        pass
     finally:
         if leaving is not None:
             leaving.cancel()
         web.hub.unsubscribe(sub)
 
 
-async def _until_disconnect(websocket: WebSocket) -> None:
-    while (await websocket.receive())["type"] != "websocket.disconnect":
-        pass
+async def _until_disconnect(websocket: WebSocket, sub: Subscriber) -> None:
+    try:
+        while (await websocket.receive())["type"] != "websocket.disconnect":
+            pass
+    finally:
+        sub.close()

@@ -138,3 +138,15 @@ def test_without_a_token_only_loopback_host_names_are_answered(app, locked):
         assert app.http.get(f"{API}/jobs", headers={"Host": host}).status_code == 200, host
     # With a token, the token is the protection: any name may be used.
     assert locked.http.get(f"{API}/jobs", headers=rebound).status_code == 200
+
+
+def test_a_token_with_awkward_characters_survives_the_cookie(start_app):
+    token = 'tok;en "with" spaces=1'
+    app = start_app(api_token=token)
+    browser = httpx.Client(base_url=app.url, headers={"Accept": "text/html"})
+    assert browser.get("/", params={"token": token}).status_code == 303
+    assert browser.get(f"{API}/jobs").status_code == 200  # by the cookie alone
+    (cookie,) = browser.cookies.jar  # as the browser stored it (quoted)
+    with ws_connect(f"{app.ws_url}{API}/ws", open_timeout=10,
+                    additional_headers={"Cookie": f"{COOKIE}={cookie.value}"}) as ws:
+        assert '"snapshot"' in ws.recv(timeout=10)

@@ -186,23 +186,40 @@ def test_the_dashboard_with_jobs_in_every_state(app, workers, watcher, page, pro
     wait_for(lambda: app.job(canceled)["state"] == "canceled", 30, "the cancel")
     running = [app.submit(*long_project(n), output=LONG_OUTPUT).json()["id"]
                for n in ("show/sq010", "commercial/spot30")]
+    # Queued behind the renders' work (with fan-out, behind their part jobs too).
+    wait_for(lambda: all(app.job(i)["stage"] == "render" for i in running), 60, "renders")
     for n in ("doc/ep04", "trailer/v13"):
         app.submit(project_with(n, ["wide24.mp4"]), ["shots/wide24.mp4"], output=SMALL)
 
     _open(page, app.url)
     page.fill("#f-project", "doc/ep04")
     page.fill("#f-shots", "shots/ep04_010.mov\nshots/ep04_020.mov 2.0 6.5\nshots/ep04_030.mov")
-    for state, count in [("Finished", 2), ("Failed", 1), ("Canceled", 1), ("Queued", 2)]:
-        expect(page.locator(".badge", has_text=state)).to_have_count(count)
     for job_id in running:
         bar = page.locator(f"tr.job[data-id='{job_id}'] .bar")
         wait_for(lambda b=bar: float(b.get_attribute("aria-valuenow")) > 25, 120, "renders")
+    for state, count in [("Finished", 2), ("Failed", 1), ("Canceled", 1), ("Running", 2),
+                         ("Queued", 2)]:
+        expect(page.locator(".badge", has_text=state)).to_have_count(count)
     expect(page.locator("tr.job-error", has_text="shots/sh040_v2.mov")).to_contain_text(
         "file not found")
     shot = tmp_path / "dashboard.png"
-    page.screenshot(path=str(shot))
+    page.screenshot(path=str(shot), animations="disabled")  # bars at their final width
     assert shot.stat().st_size > 20_000
     if target := os.environ.get("ASSEMBLYD_SCREENSHOT"):
         shutil.copyfile(shot, target)
     for job_id in running:  # let the workers stop quickly
         api.delete(f"/api/v1/assembly/jobs/{job_id}")
+
+
+def test_signing_in_with_the_token_opens_the_live_dashboard(start_app, page):
+    from playwright.sync_api import expect
+
+    app = start_app(api_token="studio-token-42")
+    page.goto(app.url + "/")
+    expect(page.locator("form.login-box")).to_be_visible()  # 401: the sign-in form
+    page.fill("#token", "studio-token-42")
+    page.click("button[type=submit]")
+    # The cookie carries the token from here on, the WebSocket's handshake included.
+    expect(page.locator("#live")).to_have_text("live")
+    assert page.url == app.url + "/"  # the token is gone from the address bar
+    expect(page.locator("#empty")).to_be_visible()

@@ -79,3 +79,12 @@ def test_unknown_job_is_a_json_404_not_a_stream(app):
     response = app.http.get(f"{API}/jobs/asm-nope/progress")
     assert response.status_code == 404 and response.json()["code"] == "job_not_found"
     assert not app.hub.subscribers
+
+
+def test_a_client_leaving_mid_stream_frees_its_subscription(app, project_with):
+    job_id = app.submit(project_with("seq040", ["wide24.mp4"]), ["shots/wide24.mp4"],
+                        output=SMALL).json()["id"]
+    with app.http.stream("GET", f"{API}/jobs/{job_id}/progress") as response:
+        assert next(response.iter_lines()).startswith("data:")
+        assert len(app.hub.subscribers) == 1
+    wait_for(lambda: not app.hub.subscribers, 10, "the stream's subscription to go")

@@ -250,10 +250,13 @@ function connect() {
     }
     refreshCounts();
   };
-  socket.onclose = (ev) => {
-    if (ev.code === 1008 || ev.code === 4401) { setLive("down", "not signed in"); return; }
+  socket.onclose = async () => {
     retry = Math.min(retry + 1, 6);
     setLive("connecting", "reconnecting…");
+    if (retry > 1) { // a refused handshake looks like any drop: ask whether we are signed out
+      const r = await fetch(`${API}/projects`).catch(() => null);
+      if (r && r.status === 401) { location.assign("/"); return; } // the sign-in form
+    }
     setTimeout(connect, 500 * retry);
   };
 }
