@@ -31,6 +31,8 @@ class Measurement:
     cpu: float
     others: float
     result: subprocess.CompletedProcess[str]
+    #: The largest single process seen: (name, RSS in bytes).
+    largest: tuple[str, int] = ("", 0)
 
 
 def tree_rss(root: psutil.Process) -> int:
@@ -46,6 +48,24 @@ def tree_rss(root: psutil.Process) -> int:
         except psutil.Error:
             continue
     return total
+
+
+def tree_memory(root: psutil.Process) -> tuple[int, tuple[str, int]]:
+    """Like :func:`tree_rss`, and also the largest process of the tree: (name, RSS)."""
+    total, largest = 0, ("", 0)
+    try:
+        procs = [root, *root.children(recursive=True)]
+    except psutil.Error:
+        return 0, largest
+    for proc in procs:
+        try:
+            rss = proc.memory_info().rss
+            if rss > largest[1]:
+                largest = (proc.name(), rss)
+        except psutil.Error:
+            continue
+        total += rss
+    return total, largest
 
 
 def _children_cpu() -> float:
@@ -80,12 +100,15 @@ def measure(
     )
     root = psutil.Process(popen.pid)
     peak = 0
+    largest = ("", 0)
     done = threading.Event()
 
     def sample() -> None:
-        nonlocal peak
+        nonlocal peak, largest
         while not done.is_set():
-            peak = max(peak, tree_rss(root))
+            total, biggest = tree_memory(root)
+            peak = max(peak, total)
+            largest = max(largest, biggest, key=lambda named: named[1])
             done.wait(interval)
 
     sampler = threading.Thread(target=sample, daemon=True)
@@ -97,7 +120,7 @@ def measure(
     result = subprocess.CompletedProcess(cmd, popen.returncode, stdout, stderr)
     cpu = _children_cpu() - cpu_before
     others = _machine_busy() - busy_before - cpu - (_self_cpu() - self_before)
-    return Measurement(wall, peak, cpu, max(others, 0.0), result)
+    return Measurement(wall, peak, cpu, max(others, 0.0), result, largest)
 
 
 def load_average() -> str:

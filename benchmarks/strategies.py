@@ -20,6 +20,7 @@ Every engine is its own subprocess, started in the project folder (which has no
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import os
 import shutil
@@ -357,6 +358,10 @@ class Run:
     frames: int = 0
     #: assemblyd's stage timings from project.json (seconds).
     timings: dict[str, float] = field(default_factory=dict)
+    #: The largest single process of the tree: (name, RSS in bytes).
+    largest: tuple[str, int] = ("", 0)
+    #: Oddities that do not make the run fail (e.g. files left in exports/).
+    warnings: tuple[str, ...] = ()
 
     @classmethod
     def of(
@@ -368,6 +373,7 @@ class Run:
         ok: bool,
         frames: int,
         timings: dict[str, float] | None = None,
+        warnings: tuple[str, ...] = (),
     ) -> Run:
         others = measured.others / measured.wall if measured.wall else 0.0
         return cls(
@@ -381,6 +387,8 @@ class Run:
             ok,
             frames,
             timings or {},
+            measured.largest,
+            warnings,
         )
 
 
@@ -415,6 +423,8 @@ class Bench:
             f"{status}  {detail}",
             file=sys.stderr,
         )
+        for warning in run.warnings:
+            print(f"    warning: {warning}", file=sys.stderr)
         if not run.ok and stderr:
             print(f"    stderr: {stderr[-3000:]}", file=sys.stderr)
         return run
@@ -459,11 +469,16 @@ class Bench:
         if result.returncode == 0:
             problems += media_problems(export, expected, shots, av_sync=True)
             frames = inspect_media(export).frames if export.is_file() else 0
-        for stray in (folder / "exports").iterdir():
-            if stray.is_file():
+        exports = folder / "exports"
+        left = sorted(p.name for p in exports.iterdir() if p != export)
+        warnings = (f"left in exports/ besides the export: {', '.join(left)}",) if left else ()
+        for stray in exports.iterdir():
+            if stray.is_dir():
+                shutil.rmtree(stray)
+            else:
                 stray.unlink()
         timings = dict(entry.get("timings") or {})
-        run = Run.of(case, label, measured, load, not problems, frames, timings)
+        run = Run.of(case, label, measured, load, not problems, frames, timings, warnings)
         detail = f"{frames}/{expected} frames, {entry.get('strategy')}, segments {done}"
         return self._report(run, "; ".join([detail, *problems]), result.stderr)
 
@@ -674,6 +689,18 @@ def target_lines(case: str, good: dict[str, list[Run]]) -> list[tuple[str, str, 
                     a <= b,
                 )
             )
+
+            def largest(rs: list[Run]) -> str:
+                name, rss = max((r.largest for r in rs), key=lambda named: named[1])
+                return f"{name} {rss / MB:.0f}"
+
+            out.append(
+                (
+                    "  (largest single process, 100 vs 10 shots)",
+                    f"{largest(big)} vs {largest(small)} MB",
+                    None,
+                )
+            )
         else:
             out.append(("100 shots: peak no higher than 10 shots", "n/a", None))
     return out
@@ -714,6 +741,9 @@ def report(case: str, engines: list[Engine], runs: list[Run], project: Project) 
             + (f"  ({failed} failed)" if failed else "")
         )
     for what, measured, met in target_lines(case, good):
+        if what.startswith(" "):  # a detail of the target above
+            lines.append(f"          {what.strip():50} {measured:>24}")
+            continue
         verdict = "n/a" if met is None else ("met" if met else "MISSED")
         lines.append(f"  target: {what:50} {measured:>24}  {verdict}")
     for engine in engines:
@@ -727,6 +757,8 @@ def report(case: str, engines: list[Engine], runs: list[Run], project: Project) 
             f"  {engine.label} stages (median s): {', '.join(parts)}; "
             f"outside the stages (start-up, imports, exit) {outside:.2f}"
         )
+    for warning in sorted({w for r in runs for w in r.warnings}):
+        lines.append(f"  warning: {warning}")
     return "\n".join(lines)
 
 
@@ -748,6 +780,14 @@ def busy_elsewhere() -> str:
         if pct >= 10:
             busy.append(f"{p.info['name']} {pct:.0f}%")
     return ", ".join(busy) or "none"
+
+
+def daemon_fingerprint() -> str:
+    """A hash of daemon/'s sources: to notice a change in the middle of a run."""
+    digest = hashlib.sha256()
+    for path in sorted((Path(__file__).resolve().parent.parent / "daemon").rglob("*.py")):
+        digest.update(path.name.encode() + path.read_bytes())
+    return digest.hexdigest()[:12]
 
 
 def code_version() -> str:
@@ -802,7 +842,8 @@ def main(argv: list[str] | None = None) -> int:
         f"load average (1/5/15 min) at start: {load_average()}; "
         f"other processes busy at start: {busy_elsewhere()}"
     )
-    print(f"{start}\nassemblyd: {code_version()}", file=sys.stderr)
+    version, fingerprint = code_version(), daemon_fingerprint()
+    print(f"{start}\nassemblyd: {version}", file=sys.stderr)
     projects = fixtures(workdir, args.cases)
     bench = Bench(workdir, args.sample_ms / 1000)
     tables: list[str] = []
@@ -823,10 +864,12 @@ def main(argv: list[str] | None = None) -> int:
     print(
         f"\n{start}\nload average at the end: {load_average()}; "
         f"other processes busy at the end: {busy_elsewhere()}\n"
-        f"assemblyd: {code_version()}; repeats: {args.repeat} (MoviePy: {moviepy_repeat}); "
+        f"assemblyd: {version}; repeats: {args.repeat} (MoviePy: {moviepy_repeat}); "
         f"memory: peak RSS of the whole process tree, sampled every {args.sample_ms:g} ms; "
         f"{time.perf_counter() - began:.0f} s in all"
     )
+    if daemon_fingerprint() != fingerprint:
+        print(f"WARNING: daemon/ changed during the run; now: {code_version()}")
     print("\n".join(tables))
     failed = [r for r in all_runs if not r.ok]
     if failed:
