@@ -394,7 +394,7 @@ class Run:
 
 @dataclass(frozen=True)
 class Engine:
-    """One contender in a case: how to run it and what its output must look like."""
+    """One contender in a case: a label and a function that runs, checks and reports it."""
 
     label: str
     run: Callable[[], Run]

@@ -22,6 +22,8 @@ class Part:
     path: Path
     inpoint: float | None = None
     outpoint: float | None = None
+    #: Take only this stream from the file (copied sources also carry sound).
+    stream_id: int | None = None
 
 
 def _quote(path: Path) -> str:
@@ -31,6 +33,12 @@ def _quote(path: Path) -> str:
 
 def write_list(parts: list[Part], destination: Path) -> Path:
     lines = ["ffconcat version 1.0"]
+    ids = {part.stream_id for part in parts}
+    if len(ids) == 1 and None not in ids:
+        # Declaring the picture as the only stream keeps the files' sound out of the
+        # demuxer's timing: otherwise an AAC track's priming (a slightly negative
+        # start) would push the picture 20-odd ms behind the new soundtrack.
+        lines += ["stream", f"exact_stream_id {ids.pop()}"]
     for part in parts:
         lines.append(f"file {_quote(part.path.absolute())}")
         if part.inpoint is not None:

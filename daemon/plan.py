@@ -68,6 +68,8 @@ class Segment:
     source_start: float = 0.0
     #: The source's whole length; an ``end`` short of it is an 'out' trim.
     source_duration: float = 0.0
+    #: The container's id of the source's video stream.
+    stream_id: int = 0
 
     @property
     def last_frame(self) -> int:
@@ -133,7 +135,8 @@ def choose_strategy(validated: ValidatedRequest, segments: list[Segment]) -> str
     if engine in ("moviepy", "normalize"):
         return engine
     mismatched = [s for s in segments if s.mismatch]
-    parameter_sets = {shot.info.extradata for shot in validated.shots}
+    # One stream id too: the join picks the picture out of every file by that id.
+    parameter_sets = {(s.info.extradata, s.info.video_stream_id) for s in validated.shots}
     if not mismatched and len(parameter_sets) > 1:
         mismatched = segments  # each matches alone, but they come from different encoders
         reason = "shots come from different encoders (their H.264 parameter sets differ)"
@@ -181,6 +184,7 @@ def segment_for(
         mismatch=copy_mismatch(shot, output, encoder) if want_copy else "",
         source_start=shot.info.start_time,
         source_duration=shot.info.duration,
+        stream_id=shot.info.video_stream_id,
     )
 
 

@@ -50,6 +50,8 @@ class MediaInfo:
     #: The codec's parameter sets (avcC for H.264). Shots can only be joined
     #: without re-encoding when these are identical.
     extradata: bytes = b""
+    #: The container's id of the video stream (an MP4 track ID).
+    video_stream_id: int = 0
 
     @property
     def display_size(self) -> tuple[int, int]:
@@ -174,6 +176,7 @@ def probe(path: Path) -> MediaInfo:
             header_has_duration=header_has_duration,
             start_time=start,
             extradata=bytes(ctx.extradata or b""),
+            video_stream_id=int(video.id or 0),
         )
     finally:
         container.close()

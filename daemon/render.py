@@ -69,6 +69,7 @@ def _copied(seg: Segment) -> Part:
         seg.source,
         inpoint=seg.start + seg.source_start if seg.start > 0 else None,
         outpoint=seg.end + seg.source_start if trimmed_out else None,
+        stream_id=seg.stream_id,
     )
 
 

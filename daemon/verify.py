@@ -30,6 +30,9 @@ class OutputReport:
     video_duration: float
     audio_duration: float
     size_bytes: int
+    #: Where each track starts; an offset between them is a sync error from the start.
+    video_start: float = 0.0
+    audio_start: float = 0.0
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -55,6 +58,12 @@ def _stream_duration(container: Any, stream: Any) -> float:
     return end
 
 
+def _start(stream: Any) -> float:
+    if stream.start_time is None or stream.time_base is None:
+        return 0.0
+    return float(stream.start_time * stream.time_base)
+
+
 def inspect(path: Path) -> OutputReport:
     """Probe an export; raises :class:`VerifyError` if it has no video or no audio."""
     try:
@@ -74,6 +83,8 @@ def inspect(path: Path) -> OutputReport:
             video_duration=_stream_duration(container, video),
             audio_duration=_stream_duration(container, audio),
             size_bytes=path.stat().st_size,
+            video_start=_start(video),
+            audio_start=_start(audio),
         )
     finally:
         container.close()
@@ -104,6 +115,11 @@ def verify(path: Path, plan: Plan, settings: Settings) -> OutputReport:
         wrong.append(
             f"audio ({report.audio_duration:.3f} s) and video ({report.video_duration:.3f} s) "
             "differ by more than a frame"
+        )
+    if abs(report.video_start - report.audio_start) > frame / 4:
+        wrong.append(
+            f"the picture starts {report.video_start - report.audio_start:+.3f} s "
+            "from the sound"
         )
     if wrong:
         raise VerifyError("the render does not match the plan: " + "; ".join(wrong), path=str(path))

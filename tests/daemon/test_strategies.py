@@ -89,6 +89,10 @@ def test_copy_joins_without_re_encoding(project, add_shot, write_request, settin
     # may gain in-band parameter sets at the join; the frames after it are identical.)
     copied, source = _packets(result.export), _packets(project / b)
     assert copied[1:] == source[1:] and source[0][-256:] in copied[0]
+    # Picture and sound start together: the sources' AAC priming does not shift the picture.
+    with av.open(str(result.export)) as c:
+        starts = {s.type: float(s.start_time * s.time_base) for s in c.streams}
+    assert starts == {"video": 0.0, "audio": 0.0}
     entry = json.loads((project / "project.json").read_text())["assemblies"][0]
     assert entry["strategy"] == "copy" and entry["segments"]["copied"] == 3
 
