@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import json
 import shutil
 import threading
 from fractions import Fraction
@@ -56,9 +57,13 @@ class ProcessWatch(threading.Thread):
                 self.most = max(self.most, len(_ffmpeg_children()))
 
 
-@pytest.fixture(scope="module")
-def sequence(tmp_path_factory, media):
-    """Render the ten-shot sequence once; the tests below examine the result."""
+@pytest.fixture(scope="module", params=["auto", "moviepy"])
+def sequence(request, tmp_path_factory, media):
+    """Render the ten-shot sequence once per engine; the tests below examine the result.
+
+    ``auto`` normalizes each shot with ffmpeg (the shots do not match the output);
+    ``moviepy`` composes every frame in Python."""
+    engine = request.param
     project = tmp_path_factory.mktemp("seq") / "seq010"
     (project / "shots").mkdir(parents=True)
     shots = []
@@ -70,12 +75,11 @@ def sequence(tmp_path_factory, media):
         if cut_out is not None:
             entry["out"] = cut_out
         shots.append(entry)
-    request = project / "assembly.json"
-    import json
-
-    request.write_text(
+    request_file = project / "assembly.json"
+    request_file.write_text(
         json.dumps(
             {
+                "engine": engine,
                 "shots": shots,
                 "output": {
                     "resolution": "320x180",
@@ -89,10 +93,11 @@ def sequence(tmp_path_factory, media):
     watch = ProcessWatch()
     watch.start()
     try:
-        result = assemble(request, Settings())
+        result = assemble(request_file, Settings())
     finally:
         watch.stop.set()
         watch.join()
+    assert result.plan.strategy == ("normalize" if engine == "auto" else engine)
     return result, watch.most, _ffmpeg_children()
 
 
