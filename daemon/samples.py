@@ -30,22 +30,22 @@ def make_clip(
     bitrate: str | None = None,
     preset: str = "ultrafast",
     keyint: int | None = None,
+    video: bool = True,
 ) -> Path:
-    """Write a test clip. The codec follows the extension (.mp4/.mov: H.264 + AAC,
-    .webm: VP9 + Opus). ``streamed`` writes through a pipe, so the muxer cannot go
-    back and store the duration: what a browser's MediaRecorder produces."""
+    """Write a test clip. The codec follows the extension (.mp4/.mov/.m4a: H.264 +
+    AAC, .webm: VP9 + Opus). ``streamed`` writes through a pipe, so the muxer cannot
+    go back and store the duration: what a browser's MediaRecorder produces.
+    ``video=False`` makes a sound-only file."""
     path.parent.mkdir(parents=True, exist_ok=True)
     width, height = size
-    cmd = [
-        ffmpeg(),
-        "-v",
-        "error",
-        "-y",
-        "-f",
-        "lavfi",
-        "-i",
-        f"testsrc2=size={width}x{height}:rate={fps}:duration={duration}",
-    ]
+    cmd = [ffmpeg(), "-v", "error", "-y"]
+    if video:
+        cmd += [
+            "-f",
+            "lavfi",
+            "-i",
+            f"testsrc2=size={width}x{height}:rate={fps}:duration={duration}",
+        ]
     if audio:
         layout = "stereo" if channels == 2 else "mono"
         cmd += [
@@ -56,7 +56,9 @@ def make_clip(
             "-af",
             f"aformat=channel_layouts={layout}",
         ]
-    if path.suffix == ".webm":
+    if not video:
+        cmd += ["-c:a", "aac"]
+    elif path.suffix == ".webm":
         cmd += ["-c:v", "libvpx-vp9", "-deadline", "realtime", "-cpu-used", "8", "-b:v", "200k"]
         cmd += ["-c:a", "libopus"] if audio else []
         cmd += ["-f", "webm"]

@@ -28,12 +28,33 @@ CLIPS: dict[str, dict[str, Any]] = {
     "square50.mp4": {"size": (120, 120), "fps": 50, "tone": 880, "sample_rate": 22050},
     "long24.mp4": {"size": (160, 90), "fps": 24, "duration": 3.0, "tone": 330},
     # Already in the shape of a 320x180 / 24 fps / 800k output: joined without re-encoding.
-    "match_a.mp4": {"size": (320, 180), "fps": 24, "duration": 2.0, "tone": 440, "bitrate": "300k",
-                    "preset": "veryfast", "keyint": 24},
-    "match_b.mp4": {"size": (320, 180), "fps": 24, "duration": 2.0, "tone": 660, "bitrate": "300k",
-                    "preset": "veryfast", "keyint": 24},
-    "match_silent.mp4": {"size": (320, 180), "fps": 24, "duration": 1.0, "audio": False,
-                         "bitrate": "300k", "preset": "veryfast", "keyint": 24},
+    "match_a.mp4": {
+        "size": (320, 180),
+        "fps": 24,
+        "duration": 2.0,
+        "tone": 440,
+        "bitrate": "300k",
+        "preset": "veryfast",
+        "keyint": 24,
+    },
+    "match_b.mp4": {
+        "size": (320, 180),
+        "fps": 24,
+        "duration": 2.0,
+        "tone": 660,
+        "bitrate": "300k",
+        "preset": "veryfast",
+        "keyint": 24,
+    },
+    "match_silent.mp4": {
+        "size": (320, 180),
+        "fps": 24,
+        "duration": 1.0,
+        "audio": False,
+        "bitrate": "300k",
+        "preset": "veryfast",
+        "keyint": 24,
+    },
     "browser.webm": {
         "size": (160, 90),
         "fps": 30,
@@ -61,8 +82,7 @@ def media(tmp_path_factory: pytest.TempPathFactory) -> Path:
     # Corrupted: the index (moov) survives, the frame data behind it is zeroed.
     frames_at = data.find(b"mdat") + 8
     (root / "corrupt.mp4").write_bytes(data[:frames_at] + bytes(len(data) - frames_at))
-    (root / "audio_only.m4a").write_bytes(b"")
-    _audio_only(root / "audio_only.m4a")
+    make_clip(root / "audio_only.m4a", video=False)
     return root
 
 
@@ -89,29 +109,6 @@ def _faststart(path: Path) -> None:
         check=True,
     )
     tmp.replace(path)
-
-
-def _audio_only(path: Path) -> None:
-    import subprocess
-
-    from daemon.samples import ffmpeg
-
-    subprocess.run(
-        [
-            ffmpeg(),
-            "-v",
-            "error",
-            "-y",
-            "-f",
-            "lavfi",
-            "-i",
-            "sine=frequency=440:duration=1",
-            "-c:a",
-            "aac",
-            str(path),
-        ],
-        check=True,
-    )
 
 
 @pytest.fixture

@@ -56,6 +56,20 @@ def _long_project(root: Path, media: Path, name: str) -> Path:
     return project
 
 
+def _long_render_under(
+    up: subprocess.Popen[str], root: Path, media: Path, name: str
+) -> tuple[Path, StatusFile, list[psutil.Process]]:
+    """Drop a long request; return once ffmpeg runs, with every process of the tree."""
+    project = _long_project(root, media, name)
+    (project / "assembly.json").write_bytes(
+        request_doc(LONG_SHOTS, resolution="1280x720", quality_preset="high", output_format="mov")
+    )
+    status = StatusFile(project / "assembly.json")
+    wait_for(lambda: status.read().get("stage") == "render", 60, "the render to start")
+    wait_for(lambda: "ffmpeg" in _names(_descendants_of_everything(_tree(up))), 30, "ffmpeg")
+    return project, status, _descendants_of_everything(_tree(up))
+
+
 def _tree(proc: subprocess.Popen[str]) -> list[psutil.Process]:
     return psutil.Process(proc.pid).children(recursive=True)
 
@@ -103,16 +117,7 @@ def test_up_renders_a_drop_and_sigterm_stops_every_child(root, media, state_dir)
 def test_sigterm_mid_render_kills_ffmpeg_and_requeues_the_job(root, media, state_dir):
     up = _up(root, state_dir)
     try:
-        project = _long_project(root, media, "seq020")
-        (project / "assembly.json").write_bytes(
-            request_doc(
-                LONG_SHOTS, resolution="1280x720", quality_preset="high", output_format="mov"
-            )
-        )
-        status = StatusFile(project / "assembly.json")
-        wait_for(lambda: status.read().get("stage") == "render", 60, "the render to start")
-        wait_for(lambda: "ffmpeg" in _names(_descendants_of_everything(_tree(up))), 30, "ffmpeg")
-        everything = _descendants_of_everything(_tree(up))
+        project, status, everything = _long_render_under(up, root, media, "seq020")
         up.send_signal(signal.SIGINT)  # Ctrl-C
         assert up.wait(30) == 0
         _, alive = psutil.wait_procs(everything, timeout=10)
@@ -134,16 +139,7 @@ def test_sigterm_mid_render_kills_ffmpeg_and_requeues_the_job(root, media, state
 
 def test_sigkill_of_up_leaves_no_orphans(root, media, state_dir):
     up = _up(root, state_dir)
-    project = _long_project(root, media, "seq030")
-    (project / "assembly.json").write_bytes(
-        request_doc(
-            LONG_SHOTS, resolution="1280x720", quality_preset="high", output_format="mov"
-        )
-    )
-    status = StatusFile(project / "assembly.json")
-    wait_for(lambda: status.read().get("stage") == "render", 60, "the render to start")
-    wait_for(lambda: "ffmpeg" in _names(_descendants_of_everything(_tree(up))), 30, "ffmpeg")
-    everything = _descendants_of_everything(_tree(up))
+    _, _, everything = _long_render_under(up, root, media, "seq030")
     up.kill()
     up.wait(10)
     _, alive = psutil.wait_procs(everything, timeout=15)

@@ -21,16 +21,20 @@ class App:
     def __init__(self, server: WebServer) -> None:
         self.server = server
         self.url = server.url
-        self.ws_url = "ws" + self.url[len("http"):]
+        self.ws_url = "ws" + self.url[len("http") :]
         self.web = server.app.state.web
         self.hub = self.web.hub
-        headers = {"Authorization": f"Bearer {server.settings.api_token}"} \
-            if server.settings.api_token else {}
+        headers = (
+            {"Authorization": f"Bearer {server.settings.api_token}"}
+            if server.settings.api_token
+            else {}
+        )
         self.http = httpx.Client(base_url=self.url, headers=headers, timeout=60)
 
     def submit(self, project: str, shots: list[Any], **doc: Any) -> httpx.Response:
-        return self.http.post("/api/v1/assembly/process",
-                              json={"project": project, "shots": shots, **doc})
+        return self.http.post(
+            "/api/v1/assembly/process", json={"project": project, "shots": shots, **doc}
+        )
 
     def job(self, job_id: str) -> dict[str, Any]:
         response = self.http.get(f"/api/v1/assembly/jobs/{job_id}")

@@ -40,8 +40,12 @@ def test_a_job_is_followed_to_its_export(app, workers, project_with, root):
 
 
 def test_unknown_jobs_are_404_everywhere(app):
-    for method, path in [("GET", "jobs/asm-nope"), ("DELETE", "jobs/asm-nope"),
-                         ("GET", "jobs/asm-nope/progress"), ("GET", "exports/asm-nope")]:
+    for method, path in [
+        ("GET", "jobs/asm-nope"),
+        ("DELETE", "jobs/asm-nope"),
+        ("GET", "jobs/asm-nope/progress"),
+        ("GET", "exports/asm-nope"),
+    ]:
         response = app.http.request(method, f"{API}/{path}")
         assert response.status_code == 404, (method, path)
         assert response.json() == {"code": "job_not_found", "message": "no job with id asm-nope"}
@@ -105,7 +109,10 @@ def test_healthz_reports_redis_watcher_and_workers(app, watcher, workers):
     workers.start(2)
     watcher()
     wait_for(lambda: app.http.get("/healthz").json()["workers"] == 2, 30, "2 workers")
-    body = wait_for(lambda: (b := app.http.get("/healthz").json())["watcher_alive"] and b, 15,
-                    "the watcher's heartbeat")
+    body = wait_for(
+        lambda: (b := app.http.get("/healthz").json())["watcher_alive"] and b,
+        15,
+        "the watcher's heartbeat",
+    )
     assert set(body) == {"redis", "watchers", "watcher_alive", "workers", "clients"}
     assert body["watchers"][0]["observers_alive"] is True

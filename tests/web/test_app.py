@@ -14,7 +14,8 @@ def test_bodies_over_the_limit_are_refused(start_app):
     assert declared.status_code == 413
     assert declared.json() == {
         "code": "request_too_large",
-        "message": "the request body is over the 2000 byte limit (max_request_bytes)"}
+        "message": "the request body is over the 2000 byte limit (max_request_bytes)",
+    }
 
     def chunks() -> Iterator[bytes]:  # no Content-Length: counted as it streams in
         for _ in range(10):

@@ -14,10 +14,18 @@ from web.auth import COOKIE, RedactTokens
 
 TOKEN = "s3cret-token-0123456789"
 API = "/api/v1/assembly"
-GUARDED = [("GET", "/"), ("GET", "/openapi.json"), ("GET", "/static/app.js"),
-           ("GET", f"{API}/jobs"), ("GET", f"{API}/jobs/x"), ("DELETE", f"{API}/jobs/x"),
-           ("GET", f"{API}/jobs/x/progress"), ("GET", f"{API}/exports/x"),
-           ("GET", f"{API}/projects"), ("POST", f"{API}/process")]
+GUARDED = [
+    ("GET", "/"),
+    ("GET", "/openapi.json"),
+    ("GET", "/static/app.js"),
+    ("GET", f"{API}/jobs"),
+    ("GET", f"{API}/jobs/x"),
+    ("DELETE", f"{API}/jobs/x"),
+    ("GET", f"{API}/jobs/x/progress"),
+    ("GET", f"{API}/exports/x"),
+    ("GET", f"{API}/projects"),
+    ("POST", f"{API}/process"),
+]
 
 
 @pytest.fixture
@@ -42,15 +50,20 @@ def test_everything_but_healthz_needs_the_token(locked):
 def test_bearer_cookie_and_query_token_are_accepted(locked):
     assert locked.http.get(f"{API}/jobs").status_code == 200  # Bearer
     bare = httpx.Client(base_url=locked.url)
-    assert httpx.Client(base_url=locked.url, cookies={COOKIE: TOKEN}).get(
-        f"{API}/jobs").status_code == 200
+    assert (
+        httpx.Client(base_url=locked.url, cookies={COOKIE: TOKEN}).get(f"{API}/jobs").status_code
+        == 200
+    )
     assert bare.get(f"{API}/jobs", params={"token": TOKEN}).status_code == 200
     # Not for changes: a token in a URL ends up in places a header does not.
     assert bare.post(f"{API}/process", params={"token": TOKEN}, json={}).status_code == 401
     with ws_connect(f"{locked.ws_url}{API}/ws?token={TOKEN}", open_timeout=10) as ws:
         assert '"snapshot"' in ws.recv(timeout=10)
-    with ws_connect(f"{locked.ws_url}{API}/ws", open_timeout=10,
-                    additional_headers={"Cookie": f"{COOKIE}={TOKEN}"}) as ws:
+    with ws_connect(
+        f"{locked.ws_url}{API}/ws",
+        open_timeout=10,
+        additional_headers={"Cookie": f"{COOKIE}={TOKEN}"},
+    ) as ws:
         assert '"snapshot"' in ws.recv(timeout=10)
 
 
@@ -118,15 +131,19 @@ def test_a_foreign_origin_cannot_change_anything(app, project_with, root):
     evil = {"Origin": "http://evil.example"}
     body = json.dumps({"project": rel, "shots": ["shots/wide24.mp4"]})
     # As a cross-site form would send it: a "simple" request, with no preflight.
-    response = app.http.post(f"{API}/process", content=body,
-                             headers={**evil, "Content-Type": "text/plain"})
+    response = app.http.post(
+        f"{API}/process", content=body, headers={**evil, "Content-Type": "text/plain"}
+    )
     assert response.status_code == 403 and response.json()["code"] == "forbidden_origin"
     assert not (root / rel / "assembly.json").exists()
     assert app.http.delete(f"{API}/jobs/x", headers=evil).status_code == 403
     # Reading is harmless, and same-origin writes work.
     assert app.http.get(f"{API}/jobs", headers=evil).status_code == 200
-    same = app.http.post(f"{API}/process", headers={"Origin": app.url},
-                         json={"project": rel, "shots": ["shots/wide24.mp4"]})
+    same = app.http.post(
+        f"{API}/process",
+        headers={"Origin": app.url},
+        json={"project": rel, "shots": ["shots/wide24.mp4"]},
+    )
     assert same.status_code == 202
 
 
@@ -147,6 +164,9 @@ def test_a_token_with_awkward_characters_survives_the_cookie(start_app):
     assert browser.get("/", params={"token": token}).status_code == 303
     assert browser.get(f"{API}/jobs").status_code == 200  # by the cookie alone
     (cookie,) = browser.cookies.jar  # as the browser stored it (quoted)
-    with ws_connect(f"{app.ws_url}{API}/ws", open_timeout=10,
-                    additional_headers={"Cookie": f"{COOKIE}={cookie.value}"}) as ws:
+    with ws_connect(
+        f"{app.ws_url}{API}/ws",
+        open_timeout=10,
+        additional_headers={"Cookie": f"{COOKIE}={cookie.value}"},
+    ) as ws:
         assert '"snapshot"' in ws.recv(timeout=10)

@@ -23,9 +23,15 @@ from tests.conftest import wait_for
 from tests.web.conftest import LONG_OUTPUT, SMALL
 
 CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
-                 "--disable-background-networking", "--disable-component-update",
-                 "--no-first-run"]
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-dev-shm-usage",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--no-first-run",
+]
 #: Records every value each job's bar shows, to prove it moved (not just ended at 100).
 RECORD_BARS = """
 window.__bars = {};
@@ -72,8 +78,12 @@ def page(browser: Any) -> Iterator[Any]:
     errors: list[str] = []
     page.on("pageerror", lambda exc: errors.append(f"uncaught: {exc}"))
     # A refused request (422, 409) is logged by Chromium as a console error; ours are not.
-    page.on("console", lambda m: m.type == "error" and "Failed to load resource" not in m.text
-            and errors.append(m.text))
+    page.on(
+        "console",
+        lambda m: (
+            m.type == "error" and "Failed to load resource" not in m.text and errors.append(m.text)
+        ),
+    )
     page.add_init_script(RECORD_BARS)
     yield page
     context.close()
@@ -96,8 +106,9 @@ def _fill(page: Any, project: str, shots: list[str], output: dict[str, str]) -> 
     page.click("#f-submit")
 
 
-def test_a_job_submitted_in_the_form_runs_to_100_and_can_be_downloaded(app, workers, page,
-                                                                       project_with, root):
+def test_a_job_submitted_in_the_form_runs_to_100_and_can_be_downloaded(
+    app, workers, page, project_with, root
+):
     from playwright.sync_api import expect
 
     workers.start(1)
@@ -158,34 +169,45 @@ def test_validation_problems_show_in_the_form_and_nothing_is_queued(app, page, p
     expect(page.locator("#empty")).to_be_visible()
 
 
-def test_the_dashboard_with_jobs_in_every_state(app, workers, watcher, page, project_with,
-                                                long_project, root, conn, service_settings,
-                                                tmp_path):
+def test_the_dashboard_with_jobs_in_every_state(
+    app, workers, watcher, page, project_with, long_project, root, conn, service_settings, tmp_path
+):
     """Also the README's screenshot (ASSEMBLYD_SCREENSHOT=docs/dashboard.png)."""
     from playwright.sync_api import expect
 
     workers.start(2)
     watcher()
     api = app.http
-    small = [project_with(n, ["wide24.mp4", "wide30.mp4", "portrait25.mp4"])
-             for n in ("doc/ep03", "trailer/v12")]
+    small = [
+        project_with(n, ["wide24.mp4", "wide30.mp4", "portrait25.mp4"])
+        for n in ("doc/ep03", "trailer/v12")
+    ]
     for rel in small:
         shots = ["shots/wide24.mp4", "shots/portrait25.mp4", "shots/wide30.mp4"]
         assert app.submit(rel, shots, output=SMALL).status_code == 202
     # A request whose shot vanished before a worker got to it (the daemon's intake
     # does not probe shots; the worker does, and fails the job in plain words).
     failing = root / project_with("show/sq020", ["wide24.mp4"])
-    (failing / "assembly.json").write_text(json.dumps(
-        {"shots": ["shots/wide24.mp4", "shots/sh040_v2.mov"], "output": SMALL}))
+    (failing / "assembly.json").write_text(
+        json.dumps({"shots": ["shots/wide24.mp4", "shots/sh040_v2.mov"], "output": SMALL})
+    )
     Intake(conn, service_settings).process(failing / "assembly.json")
-    wait_for(lambda: {v["state"] for v in api.get("/api/v1/assembly/jobs").json()["jobs"]}
-             == {"finished", "failed"}, 120, "the small jobs to end")
+    wait_for(
+        lambda: (
+            {v["state"] for v in api.get("/api/v1/assembly/jobs").json()["jobs"]}
+            == {"finished", "failed"}
+        ),
+        120,
+        "the small jobs to end",
+    )
     canceled = app.submit(*long_project("show/sq010/sh010"), output=LONG_OUTPUT).json()["id"]
     wait_for(lambda: app.job(canceled)["state"] == "running", 60, "the job to start")
     api.delete(f"/api/v1/assembly/jobs/{canceled}")
     wait_for(lambda: app.job(canceled)["state"] == "canceled", 30, "the cancel")
-    running = [app.submit(*long_project(n), output=LONG_OUTPUT).json()["id"]
-               for n in ("show/sq010", "commercial/spot30")]
+    running = [
+        app.submit(*long_project(n), output=LONG_OUTPUT).json()["id"]
+        for n in ("show/sq010", "commercial/spot30")
+    ]
     # Queued behind the renders' work (with fan-out, behind their part jobs too).
     wait_for(lambda: all(app.job(i)["stage"] == "render" for i in running), 60, "renders")
     for n in ("doc/ep04", "trailer/v13"):
@@ -197,11 +219,17 @@ def test_the_dashboard_with_jobs_in_every_state(app, workers, watcher, page, pro
     for job_id in running:
         bar = page.locator(f"tr.job[data-id='{job_id}'] .bar")
         wait_for(lambda b=bar: float(b.get_attribute("aria-valuenow")) > 25, 120, "renders")
-    for state, count in [("Finished", 2), ("Failed", 1), ("Canceled", 1), ("Running", 2),
-                         ("Queued", 2)]:
+    for state, count in [
+        ("Finished", 2),
+        ("Failed", 1),
+        ("Canceled", 1),
+        ("Running", 2),
+        ("Queued", 2),
+    ]:
         expect(page.locator(".badge", has_text=state)).to_have_count(count)
     expect(page.locator("tr.job-error", has_text="shots/sh040_v2.mov")).to_contain_text(
-        "file not found")
+        "file not found"
+    )
     shot = tmp_path / "dashboard.png"
     page.screenshot(path=str(shot), animations="disabled")  # bars at their final width
     assert shot.stat().st_size > 20_000

@@ -29,11 +29,11 @@ def private_redis():
     shutil.rmtree(state, ignore_errors=True)
 
 
-def test_after_a_redis_restart_clients_get_a_fresh_snapshot(start_app, private_redis,
-                                                            project_with):
+def test_after_a_redis_restart_clients_get_a_fresh_snapshot(start_app, private_redis, project_with):
     app = start_app(redis_url=private_redis.url)
-    job_id = app.submit(project_with("seq010", ["wide24.mp4"]), ["shots/wide24.mp4"],
-                        output=SMALL).json()["id"]
+    job_id = app.submit(
+        project_with("seq010", ["wide24.mp4"]), ["shots/wide24.mp4"], output=SMALL
+    ).json()["id"]
     with ws_connect(app.ws_url + WS, open_timeout=10) as ws:
 
         def recv() -> dict[str, Any]:

@@ -42,8 +42,7 @@ def test_a_mailbox_holds_one_view_per_job_however_many_arrive():
     snapshot, update = asyncio.run(drain())
     assert snapshot is not None and snapshot.kind == "snapshot"
     # The snapshot's rows are replaced by the newer pending views ...
-    assert [(v["id"], v["progress"]) for v in snapshot.jobs] == [("asm-0", 99.99),
-                                                                  ("asm-9", 0)]
+    assert [(v["id"], v["progress"]) for v in snapshot.jobs] == [("asm-0", 99.99), ("asm-9", 0)]
     # ... and what the snapshot did not know comes next, once each.
     assert update is not None and update.kind == "update"
     assert sorted(v["id"] for v in update.jobs) == ["asm-1", "asm-2"]

@@ -31,10 +31,13 @@ def test_port_zero_gets_a_real_port_and_stop_frees_it(app):
 
 
 def test_stop_ends_open_streams_at_once(app, project_with):
-    job_id = app.submit(project_with("seq010", ["wide24.mp4"]), ["shots/wide24.mp4"],
-                        output=SMALL).json()["id"]
-    with ws_connect(app.ws_url + "/api/v1/assembly/ws", open_timeout=10) as ws, \
-            app.http.stream("GET", f"/api/v1/assembly/jobs/{job_id}/progress") as sse:
+    job_id = app.submit(
+        project_with("seq010", ["wide24.mp4"]), ["shots/wide24.mp4"], output=SMALL
+    ).json()["id"]
+    with (
+        ws_connect(app.ws_url + "/api/v1/assembly/ws", open_timeout=10) as ws,
+        app.http.stream("GET", f"/api/v1/assembly/jobs/{job_id}/progress") as sse,
+    ):
         ws.recv(timeout=10)
         lines = sse.iter_lines()
         assert next(lines).startswith("data:")
@@ -75,8 +78,13 @@ def test_loopback_needs_no_token(service_settings, host):
 def _web_command(service_settings, *args: str) -> subprocess.Popen[str]:
     env = {**service_env(service_settings), "ASSEMBLYD_LOG_LEVEL": "INFO"}
     env.pop("ASSEMBLYD_API_TOKEN", None)
-    return subprocess.Popen([sys.executable, "-m", "daemon", "web", *args], env=env,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    return subprocess.Popen(
+        [sys.executable, "-m", "daemon", "web", *args],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
 
 
 def test_the_web_command_refuses_a_network_bind_without_token(service_settings):
@@ -99,11 +107,15 @@ def test_the_web_command_serves_until_sigterm(service_settings, root, project_wi
         health = httpx.get(url + "/healthz", timeout=30).json()
         assert health["redis"] is True
         rel = project_with("seq010", ["wide24.mp4"])
-        response = httpx.post(url + "/api/v1/assembly/process", timeout=60,
-                              json={"project": rel, "shots": ["shots/wide24.mp4"]})
+        response = httpx.post(
+            url + "/api/v1/assembly/process",
+            timeout=60,
+            json={"project": rel, "shots": ["shots/wide24.mp4"]},
+        )
         assert response.status_code == 202, response.text
-        with httpx.stream("GET", f"{url}/api/v1/assembly/jobs/{response.json()['id']}/progress",
-                          timeout=30) as sse:
+        with httpx.stream(
+            "GET", f"{url}/api/v1/assembly/jobs/{response.json()['id']}/progress", timeout=30
+        ) as sse:
             lines = sse.iter_lines()
             assert json.loads(next(lines)[5:])["state"] == "queued"
             started = time.monotonic()

@@ -27,8 +27,7 @@ def read_events(response: httpx.Response) -> list[tuple[str, dict[str, Any]]]:
     return events
 
 
-def test_progress_streams_until_the_job_finishes_then_the_stream_ends(app, workers,
-                                                                      project_with):
+def test_progress_streams_until_the_job_finishes_then_the_stream_ends(app, workers, project_with):
     rel = project_with("seq010", ["wide24.mp4", "wide30.mp4"])
     job_id = app.submit(rel, ["shots/wide24.mp4", "shots/wide30.mp4"], output=SMALL).json()["id"]
     with app.http.stream("GET", f"{API}/jobs/{job_id}/progress") as response:
@@ -37,8 +36,13 @@ def test_progress_streams_until_the_job_finishes_then_the_stream_ends(app, worke
         workers.start(1)
         events = read_events(response)  # returns only because the server closed it
     data = [d for name, d in events if name == "message"]
-    assert data[0] == {"state": "queued", "stage": "queued", "progress": 0.0, "export": None,
-                       "error": None}
+    assert data[0] == {
+        "state": "queued",
+        "stage": "queued",
+        "progress": 0.0,
+        "export": None,
+        "error": None,
+    }
     assert set(data[1]) == {"state", "stage", "progress", "export", "error"}
     assert data[-1]["state"] == "finished" and data[-1]["progress"] == 100.0
     assert data[-1]["export"] == "exports/seq010.mp4"
@@ -64,8 +68,9 @@ def test_a_canceled_job_ends_its_stream(app, workers, long_project):
 
 
 def test_a_job_that_already_ended_gets_one_event(app, project_with):
-    job_id = app.submit(project_with("seq030", ["wide24.mp4"]), ["shots/wide24.mp4"],
-                        output=SMALL).json()["id"]
+    job_id = app.submit(
+        project_with("seq030", ["wide24.mp4"]), ["shots/wide24.mp4"], output=SMALL
+    ).json()["id"]
     app.http.delete(f"{API}/jobs/{job_id}")
     with app.http.stream("GET", f"{API}/jobs/{job_id}/progress") as response:
         events = read_events(response)
@@ -82,8 +87,9 @@ def test_unknown_job_is_a_json_404_not_a_stream(app):
 
 
 def test_a_client_leaving_mid_stream_frees_its_subscription(app, project_with):
-    job_id = app.submit(project_with("seq040", ["wide24.mp4"]), ["shots/wide24.mp4"],
-                        output=SMALL).json()["id"]
+    job_id = app.submit(
+        project_with("seq040", ["wide24.mp4"]), ["shots/wide24.mp4"], output=SMALL
+    ).json()["id"]
     with app.http.stream("GET", f"{API}/jobs/{job_id}/progress") as response:
         assert next(response.iter_lines()).startswith("data:")
         assert len(app.hub.subscribers) == 1

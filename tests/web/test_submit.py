@@ -18,8 +18,9 @@ def _leftovers(folder: Path) -> list[str]:
     return sorted(p.name for p in folder.iterdir() if p.name.endswith(".tmp"))
 
 
-def test_a_submission_writes_the_request_and_queues_it_like_a_drop(app, project_with, root,
-                                                                   conn, service_settings):
+def test_a_submission_writes_the_request_and_queues_it_like_a_drop(
+    app, project_with, root, conn, service_settings
+):
     rel = project_with("show/seq010", ["wide24.mp4"])
     response = app.submit(rel, ["shots/wide24.mp4"], output=SMALL)
     assert response.status_code == 202, response.text
@@ -61,16 +62,27 @@ def test_every_problem_comes_back_and_nothing_is_left_behind(app, project_with, 
     rel = project_with("seq040", ["wide24.mp4", "empty.mp4"])
     response = app.submit(
         rel,
-        ["shots/wide24.mp4", "shots/gone.mp4", "shots/empty.mp4", "../secret.mp4",
-         "http://127.0.0.1:9/x.mp4", {"path": "shots/wide24.mp4", "in": 9.0}],
+        [
+            "shots/wide24.mp4",
+            "shots/gone.mp4",
+            "shots/empty.mp4",
+            "../secret.mp4",
+            "http://127.0.0.1:9/x.mp4",
+            {"path": "shots/wide24.mp4", "in": 9.0},
+        ],
         output={"resolution": "1921x1080", "bitrte": "5M"},
     )
     assert response.status_code == 422, response.text
     body = response.json()
     assert body["code"] == "invalid_request"
     by_shot = {p["shot_index"]: p["code"] for p in body["problems"] if "shot_index" in p}
-    assert by_shot == {1: "missing_file", 2: "empty_file", 3: "outside_project",
-                       4: "url_not_allowed", 5: "trim_out_of_range"}
+    assert by_shot == {
+        1: "missing_file",
+        2: "empty_file",
+        3: "outside_project",
+        4: "url_not_allowed",
+        5: "trim_out_of_range",
+    }
     fields = {p.get("field") for p in body["problems"] if "shot_index" not in p}
     assert fields == {"output.resolution", "output.bitrte"}
     assert "shot 2 (shots/gone.mp4): file not found" in body["message"]
@@ -136,7 +148,8 @@ def test_a_live_request_is_not_overwritten(app, project_with, root):
     assert other.status_code == 409
     assert other.json()["code"] == "request_busy" and other.json()["job_id"] == first.json()["id"]
     assert json.loads((root / "seq050" / "assembly.json").read_text())["shots"] == [
-        "shots/wide24.mp4"]
+        "shots/wide24.mp4"
+    ]
     # Once that job has ended, a new content is a new job (as editing a dropped file is).
     assert app.http.delete(f"/api/v1/assembly/jobs/{first.json()['id']}").status_code == 200
     again = app.submit(rel, ["shots/wide30.mp4"], output=SMALL)

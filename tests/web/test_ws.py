@@ -48,8 +48,10 @@ def test_a_snapshot_then_every_change_until_the_job_ends(app, workers, project_w
 
 
 def test_one_job_only_with_the_job_parameter(app, conn, project_with):
-    ids = [app.submit(project_with(n, ["wide24.mp4"]), ["shots/wide24.mp4"], output=SMALL)
-           .json()["id"] for n in ("a", "b")]
+    ids = [
+        app.submit(project_with(n, ["wide24.mp4"]), ["shots/wide24.mp4"], output=SMALL).json()["id"]
+        for n in ("a", "b")
+    ]
     with ws_connect(f"{app.ws_url}{WS}?job={ids[1]}", open_timeout=10) as ws:
         assert [v["id"] for v in recv(ws)["jobs"]] == [ids[1]]
         for job_id in ids:  # a change to each; only b's comes through
@@ -69,9 +71,13 @@ def _stalled_client(url: str) -> socket.socket:
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)  # a tiny window fills fast
     sock.connect((host, int(port)))
     key = base64.b64encode(os.urandom(16)).decode()
-    sock.sendall((f"GET {WS} HTTP/1.1\r\nHost: {host}:{port}\r\nUpgrade: websocket\r\n"
-                  f"Connection: Upgrade\r\nSec-WebSocket-Key: {key}\r\n"
-                  "Sec-WebSocket-Version: 13\r\n\r\n").encode())
+    sock.sendall(
+        (
+            f"GET {WS} HTTP/1.1\r\nHost: {host}:{port}\r\nUpgrade: websocket\r\n"
+            f"Connection: Upgrade\r\nSec-WebSocket-Key: {key}\r\n"
+            "Sec-WebSocket-Version: 13\r\n\r\n"
+        ).encode()
+    )
     head = b""
     while b"\r\n\r\n" not in head:
         head += sock.recv(1)  # byte by byte: leave the frames that follow unread
@@ -88,11 +94,25 @@ def test_a_client_that_never_reads_costs_one_view_per_job(app, conn):
             assert recv(fast)["type"] == "snapshot"
             jobs, padding = 3, "x" * 8000  # 40 MB in all: far more than any socket buffer
             for i in range(5000):
-                jobqueue.publish(conn, {"id": f"asm-slow-{i % jobs}", "state": "running",
-                                        "queued_at": "2026-01-01T00:00:00", "progress": i / 50,
-                                        "padding": padding})
-            jobqueue.publish(conn, {"id": "asm-slow-0", "state": "finished", "progress": 100.0,
-                                    "queued_at": "2026-01-01T00:00:00"})
+                jobqueue.publish(
+                    conn,
+                    {
+                        "id": f"asm-slow-{i % jobs}",
+                        "state": "running",
+                        "queued_at": "2026-01-01T00:00:00",
+                        "progress": i / 50,
+                        "padding": padding,
+                    },
+                )
+            jobqueue.publish(
+                conn,
+                {
+                    "id": "asm-slow-0",
+                    "state": "finished",
+                    "progress": 100.0,
+                    "queued_at": "2026-01-01T00:00:00",
+                },
+            )
             # The fast client is not held up by the stalled one: it gets the last state.
             last: dict[str, Any] = {}
             while last.get("asm-slow-0", {}).get("state") != "finished":
@@ -116,8 +136,9 @@ def test_leaving_frees_the_subscription_and_redis_channel(app, conn):
     app.hub.linger = 0.3
     before = numsub()
     with ExitStack() as stack:
-        clients = [stack.enter_context(ws_connect(app.ws_url + WS, open_timeout=10))
-                   for _ in range(3)]
+        clients = [
+            stack.enter_context(ws_connect(app.ws_url + WS, open_timeout=10)) for _ in range(3)
+        ]
         for ws in clients:
             assert recv(ws)["type"] == "snapshot"
         assert len(app.hub.subscribers) == 3
@@ -136,8 +157,9 @@ def test_leaving_frees_the_subscription_and_redis_channel(app, conn):
 
 
 def test_many_clients_at_once_all_get_the_snapshot(app, project_with):
-    job_id = app.submit(project_with("seq", ["wide24.mp4"]), ["shots/wide24.mp4"],
-                        output=SMALL).json()["id"]
+    job_id = app.submit(
+        project_with("seq", ["wide24.mp4"]), ["shots/wide24.mp4"], output=SMALL
+    ).json()["id"]
     results: list[list[str]] = []
 
     def client() -> None:
