@@ -22,7 +22,7 @@ from pathlib import Path
 from daemon import jobqueue
 from daemon.intake import Intake
 from daemon.redis_server import EmbeddedRedis, connect
-from daemon.settings import Settings
+from daemon.settings import load_settings
 from daemon.watcher import Watcher
 
 
@@ -31,9 +31,14 @@ def measure(mode: str, drops: int, stable: float, poll: float, workdir: Path) ->
     root.mkdir()
     server = EmbeddedRedis(Path(tempfile.mkdtemp(prefix="asm-b-", dir="/tmp")))
     url = server.start()
-    settings = Settings(
-        redis_url=url, roots=[root], observer=mode, stable_seconds=stable, poll_interval=poll,
-        queue_name=f"bench-{mode}", state_dir=workdir / "state",
+    settings = load_settings(
+        redis_url=url,
+        roots=[root],
+        observer=mode,
+        stable_seconds=stable,
+        poll_interval=poll,
+        queue_name=f"bench-{mode}",
+        state_dir=workdir / "state",
     )
     conn = connect(url)
     watcher = Watcher(settings, Intake(conn, settings))
@@ -67,7 +72,7 @@ def measure(mode: str, drops: int, stable: float, poll: float, workdir: Path) ->
 
 
 def main() -> None:
-    defaults = Settings()
+    defaults = load_settings()
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--drops", type=int, default=10)
     parser.add_argument("--stable", type=float, default=defaults.stable_seconds)

@@ -8,15 +8,18 @@ See benchmarks/README.md.
 from __future__ import annotations
 
 import argparse
-import json
 import os
-import statistics
 import sys
-from dataclasses import dataclass
 from pathlib import Path
 
 import psutil
-from _common import MB, measure  # benchmarks/ is on sys.path when this runs as a script
+
+# benchmarks/ is on sys.path when this runs as a script
+from baselines import moviepy_cmd
+from fixtures import ClipSpec, generate, shot_name, write_request
+from measure import MB, measure
+from report import median_rss, median_wall
+from runner import Run
 
 CASES = ("matching", "mixed")
 ENGINES = ("assemblyd", "moviepy")
@@ -25,71 +28,25 @@ SECONDS = 3.0
 SAMPLE_EVERY = 0.05
 
 
-@dataclass(frozen=True)
-class Run:
-    case: str
-    engine: str
-    wall: float
-    peak_rss: int
-    ok: bool
-
-
 # -- fixtures (not timed) ----------------------------------------------------------
-def shot_spec(case: str, i: int) -> dict[str, object]:
-    """Shot ``i`` of a case: all 1080p24 with audio, or alternating 720p25/1080p24."""
+def shot_spec(case: str, i: int) -> ClipSpec:
+    """Shot ``i`` of a case: all 1080p24 with audio, or alternating 720p25/1080p24
+    (make_clip's own encoder settings)."""
     tone = 330.0 + 40 * (i % 10)
     if case == "matching" or i % 2:
-        return {"size": (1920, 1080), "fps": 24, "audio": True, "tone": tone}
-    return {"size": (1280, 720), "fps": 25, "audio": i % 4 != 0, "tone": tone}
+        return ClipSpec((1920, 1080), 24, SECONDS, True, tone, "ultrafast", None)
+    return ClipSpec((1280, 720), 25, SECONDS, i % 4 != 0, tone, "ultrafast", None)
 
 
 def fixtures(workdir: Path, case: str, shots: int) -> Path:
     """Generate (once) the shots and the request of a case; return the request path."""
-    from daemon.samples import make_clip
-
     project = workdir / case
     for i in range(shots):
-        clip = project / "shots" / f"sh{i + 1:03d}.mp4"
+        clip = project / shot_name(i)
         if not clip.is_file():
-            print(f"  generating {clip}", file=sys.stderr)
-            part = clip.with_suffix(".part.mp4")
-            make_clip(part, duration=SECONDS, **shot_spec(case, i))  # type: ignore[arg-type]
-            part.rename(clip)
-    request = project / f"n{shots}.assembly.json"
-    body = {
-        "name": f"bench-{case}-n{shots}",
-        "shots": [f"shots/sh{i + 1:03d}.mp4" for i in range(shots)],
-        "output": {
-            "resolution": "1920x1080",
-            "fps": 24,
-            "bitrate": "5000k",
-            "quality_preset": "standard",
-        },
-    }
-    request.write_text(json.dumps(body, indent=2) + "\n")
-    return request
-
-
-# -- the baseline, in its own process ----------------------------------------------
-def baseline_run(request: Path, out: Path, method: str) -> None:
-    """What a user would write with MoviePy: open every shot, concatenate, write."""
-    from moviepy import VideoFileClip, concatenate_videoclips
-
-    body = json.loads(request.read_text())
-    clips = [VideoFileClip(str(request.parent / shot)) for shot in body["shots"]]
-    final = concatenate_videoclips(clips, method=method)
-    final.write_videofile(
-        str(out),
-        fps=24,
-        codec="libx264",
-        bitrate="5000k",
-        preset="medium",
-        audio_codec="aac",
-        logger=None,
-    )
-    final.close()
-    for clip in clips:
-        clip.close()
+            clip.parent.mkdir(parents=True, exist_ok=True)
+            generate(clip, shot_spec(case, i))
+    return write_request(project, f"n{shots}", shots)
 
 
 # -- measuring -------------------------------------------------------------------------
@@ -100,11 +57,10 @@ def run_once(case: str, engine: str, request: Path) -> Run:
         out = None
     else:
         out = project / f"baseline-{case}.mp4"
-        script = str(Path(__file__).resolve())
-        cmd = [sys.executable, script, "--baseline-run", str(request), "--out", str(out)]
-        cmd += ["--method", "chain" if case == "matching" else "compose"]
+        cmd = moviepy_cmd(request, out, "chain" if case == "matching" else "compose", fit=False)
     # cwd is the project, so no repository config/assemblyd.toml is picked up and
     # MoviePy's temporary audio file lands in the workdir.
+    load = os.getloadavg()[0]
     measured = measure(cmd, project, SAMPLE_EVERY)
     wall, peak, result = measured.wall, measured.peak_rss, measured.result
     if engine == "assemblyd" and result.returncode == 0 and result.stdout.strip():
@@ -120,7 +76,7 @@ def run_once(case: str, engine: str, request: Path) -> Run:
     for stray in (project / "exports").glob("*"):
         if stray.is_file():
             stray.unlink()
-    run = Run(case, engine, wall, peak, ok)
+    run = Run.of(case, engine, measured, load, ok, frames=0)
     print(
         f"  {case:9} {engine:10} {wall:7.1f} s  {peak / MB:7.0f} MB  {'ok' if ok else 'FAILED'}",
         file=sys.stderr,
@@ -139,14 +95,7 @@ def table(runs: list[Run], cases: list[str], engines: list[str]) -> str:
         good = {
             e: [r for r in runs if (r.case, r.engine, r.ok) == (case, e, True)] for e in engines
         }
-        med = {
-            e: (
-                statistics.median(r.wall for r in rs),
-                statistics.median(r.peak_rss for r in rs) / MB,
-            )
-            for e, rs in good.items()
-            if rs
-        }
+        med = {e: (median_wall(rs), median_rss(rs)) for e, rs in good.items() if rs}
         base = med.get(BASELINE)
         for engine in engines:
             if engine not in med:
@@ -171,18 +120,11 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--shots", type=int, default=10, help="shots per case (3 s each)")
     p.add_argument("--cases", nargs="+", choices=CASES, default=list(CASES))
     p.add_argument("--engines", nargs="+", choices=ENGINES, default=list(ENGINES))
-    # Internal: the MoviePy baseline, run in its own process by the benchmark.
-    p.add_argument("--baseline-run", type=Path, metavar="REQUEST", help=argparse.SUPPRESS)
-    p.add_argument("--out", type=Path, help=argparse.SUPPRESS)
-    p.add_argument("--method", choices=("chain", "compose"), help=argparse.SUPPRESS)
     return p.parse_args(argv)
 
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    if args.baseline_run:
-        baseline_run(args.baseline_run, args.out, args.method)
-        return 0
     workdir = args.workdir.resolve()
     requests = {case: fixtures(workdir, case, args.shots) for case in args.cases}
     runs: list[Run] = []

@@ -41,7 +41,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from daemon import jobqueue
 from daemon.redis_server import EmbeddedRedis
 from daemon.redis_server import connect as redis_connect
-from daemon.settings import Settings
+from daemon.settings import load_settings
 
 QUEUE = "bench-ws"
 WS = "/api/v1/assembly/ws"
@@ -205,7 +205,7 @@ def main() -> int:
     server_proc: subprocess.Popen[bytes] | None = None
     try:
         redis_url = redis.start()
-        settings = Settings(redis_url=redis_url, queue_name=QUEUE, state_dir=state)
+        settings = load_settings(redis_url=redis_url, queue_name=QUEUE, state_dir=state)
         conn = redis_connect(redis_url)
         job_ids = []
         for i in range(args.jobs):

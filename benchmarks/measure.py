@@ -1,4 +1,4 @@
-"""Helpers shared by the benchmark scripts: running a command while measuring it.
+"""Measuring: running a command while sampling its process tree, and the machine around it.
 
 A command runs as its own subprocess. Wall time is ``time.perf_counter`` around it
 (start-up included); peak memory is the largest RSS summed over the process and all
@@ -11,6 +11,7 @@ divided by the wall time, how many cores other work took from the run.
 
 from __future__ import annotations
 
+import hashlib
 import os
 import resource
 import subprocess
@@ -22,6 +23,8 @@ from pathlib import Path
 import psutil
 
 MB = 1024 * 1024
+#: The repository root (benchmarks/ is one of its folders).
+REPO = Path(__file__).resolve().parent.parent
 
 
 @dataclass(frozen=True)
@@ -35,23 +38,9 @@ class Measurement:
     largest: tuple[str, int] = ("", 0)
 
 
-def tree_rss(root: psutil.Process) -> int:
-    """RSS of ``root`` and every descendant, in bytes (0 once the tree is gone)."""
-    total = 0
-    try:
-        procs = [root, *root.children(recursive=True)]
-    except psutil.Error:
-        return 0
-    for proc in procs:
-        try:
-            total += proc.memory_info().rss
-        except psutil.Error:
-            continue
-    return total
-
-
 def tree_memory(root: psutil.Process) -> tuple[int, tuple[str, int]]:
-    """Like :func:`tree_rss`, and also the largest process of the tree: (name, RSS)."""
+    """RSS of ``root`` and every descendant, in bytes (0 once the tree is gone), and the
+    largest process of the tree: (name, RSS)."""
     total, largest = 0, ("", 0)
     try:
         procs = [root, *root.children(recursive=True)]
@@ -126,3 +115,51 @@ def measure(
 def load_average() -> str:
     one, five, fifteen = os.getloadavg()
     return f"{one:.2f} {five:.2f} {fifteen:.2f}"
+
+
+def busy_elsewhere() -> str:
+    """Processes other than this one using a noticeable share of a core, over 0.5 s."""
+    procs = [p for p in psutil.process_iter(["name"]) if p.pid != os.getpid()]
+    for p in procs:
+        try:
+            p.cpu_percent(None)
+        except psutil.Error:
+            continue
+    time.sleep(0.5)
+    busy = []
+    for p in procs:
+        try:
+            pct = p.cpu_percent(None)
+        except psutil.Error:
+            continue
+        if pct >= 10:
+            busy.append(f"{p.info['name']} {pct:.0f}%")
+    return ", ".join(busy) or "none"
+
+
+def daemon_fingerprint() -> str:
+    """A hash of daemon/'s sources: to notice a change in the middle of a run."""
+    digest = hashlib.sha256()
+    for path in sorted((REPO / "daemon").rglob("*.py")):
+        digest.update(path.name.encode() + path.read_bytes())
+    return digest.hexdigest()[:12]
+
+
+def code_version() -> str:
+    """The commit of the daemon/ being measured, and whether it has local changes."""
+    try:
+        head = subprocess.run(
+            ["git", "-C", str(REPO), "log", "-1", "--format=%h %s"],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.strip()
+        dirty = subprocess.run(
+            ["git", "-C", str(REPO), "status", "--porcelain", "--", "daemon"],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown commit"
+    return f"{head}" + (" + uncommitted changes in daemon/" if dirty else "")
