@@ -118,8 +118,7 @@ def verify(path: Path, plan: Plan, settings: Settings) -> OutputReport:
         )
     if abs(report.video_start - report.audio_start) > frame / 4:
         wrong.append(
-            f"the picture starts {report.video_start - report.audio_start:+.3f} s "
-            "from the sound"
+            f"the picture starts {report.video_start - report.audio_start:+.3f} s from the sound"
         )
     if wrong:
         raise VerifyError("the render does not match the plan: " + "; ".join(wrong), path=str(path))

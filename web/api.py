@@ -32,9 +32,18 @@ async def list_jobs(request: Request) -> Response:
     state = request.query_params.get("state") or None
     project = request.query_params.get("project") or None
     if state is not None and state not in STATES:
-        raise ApiError(422, "invalid_request", f"state must be one of {', '.join(STATES)}",
-                       problems=[{"code": "invalid_setting", "field": "state",
-                                  "reason": f"'{state}' is not a job state"}])
+        raise ApiError(
+            422,
+            "invalid_request",
+            f"state must be one of {', '.join(STATES)}",
+            problems=[
+                {
+                    "code": "invalid_setting",
+                    "field": "state",
+                    "reason": f"'{state}' is not a job state",
+                }
+            ],
+        )
     views = await run_in_threadpool(web.list_views, state, project)
     return JSONResponse({"jobs": views, "count": len(views)})
 
@@ -55,8 +64,9 @@ async def cancel_job(request: Request) -> Response:
 
     outcome, view = await run_in_threadpool(cancel)
     # "stopping": the worker got the stop command; the view turns canceled shortly.
-    return JSONResponse({"outcome": outcome, "job": view},
-                        status_code=202 if outcome == "stopping" else 200)
+    return JSONResponse(
+        {"outcome": outcome, "job": view}, status_code=202 if outcome == "stopping" else 200
+    )
 
 
 async def get_export(request: Request) -> Response:
@@ -64,16 +74,19 @@ async def get_export(request: Request) -> Response:
     view = await run_in_threadpool(web.own_view, request.path_params["id"])
     if view["state"] != "finished" or not view["export"]:
         why = {"failed": "it failed", "canceled": "it was canceled"}.get(
-            view["state"], f"it is {view['state']}; the export appears when it finishes")
+            view["state"], f"it is {view['state']}; the export appears when it finishes"
+        )
         raise ApiError(409, "export_not_ready", f"job {view['id']} has no export: {why}")
     project = Path(map_path(view["project"], web.settings)).resolve()
     path = (project / view["export"]).resolve()
     # Only the job's own export, inside its project's exports/: a tampered meta
     # in Redis must not turn this into a way to read any file.
     if not path.is_relative_to(project / "exports") or not path.is_file():
-        raise ApiError(404, "export_missing",
-                       f"{view['export']} is no longer in {view['project']}; "
-                       "it was moved or deleted")
+        raise ApiError(
+            404,
+            "export_missing",
+            f"{view['export']} is no longer in {view['project']}; it was moved or deleted",
+        )
     disposition = "attachment" if request.query_params.get("download") else "inline"
     return FileResponse(path, filename=path.name, content_disposition_type=disposition)
 

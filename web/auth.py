@@ -71,13 +71,17 @@ class Guard:
     def _deny(self, scope: Scope, headers: Headers) -> Response | None:
         host = headers.get("host", "")
         if not self.token and not is_loopback(_hostname(host)):
-            return _error(403, "forbidden_host",
-                          "without api_token this server only answers to localhost")
+            return _error(
+                403, "forbidden_host", "without api_token this server only answers to localhost"
+            )
         origin = headers.get("origin")
         checks_origin = scope["type"] == "websocket" or scope.get("method") not in _SAFE_METHODS
         if checks_origin and origin is not None and urlsplit(origin).netloc.lower() != host.lower():
-            return _error(403, "forbidden_origin",
-                          f"requests from {origin} are not allowed; open the dashboard itself")
+            return _error(
+                403,
+                "forbidden_origin",
+                f"requests from {origin} are not allowed; open the dashboard itself",
+            )
         return None
 
     def _authenticate(self, scope: Scope, headers: Headers) -> Response | None:
@@ -92,14 +96,18 @@ class Guard:
         if not any(o and hmac.compare_digest(o.encode(), self.token.encode()) for o in offered):
             if scope["path"] == "/" and "text/html" in headers.get("accept", ""):
                 return HTMLResponse(_LOGIN_PAGE.read_text(), status_code=401)
-            return _error(401, "unauthorized",
-                          "this server needs its API token (Authorization: Bearer <token>)")
+            return _error(
+                401,
+                "unauthorized",
+                "this server needs its API token (Authorization: Bearer <token>)",
+            )
         if scope["type"] == "http" and scope["path"] == "/" and "token" in query:
             # Trade the token in the URL for a cookie, and drop it from the address bar.
             rest = urlencode([(k, v) for k, v in query.items() if k != "token"])
             response = RedirectResponse("/" + (f"?{rest}" if rest else ""), status_code=303)
-            response.set_cookie(COOKIE, self.token, max_age=_COOKIE_MAX_AGE, httponly=True,
-                                samesite="strict")
+            response.set_cookie(
+                COOKIE, self.token, max_age=_COOKIE_MAX_AGE, httponly=True, samesite="strict"
+            )
             return response
         return None
 

@@ -37,7 +37,10 @@ PING_EVERY, DEAD_AFTER = 10.0, 25.0
 
 class Hub:
     def __init__(
-        self, redis_url: str, read_views: Callable[[], list[View]], queue: str,
+        self,
+        redis_url: str,
+        read_views: Callable[[], list[View]],
+        queue: str,
         linger: float = 5.0,
     ) -> None:
         self.url, self.read_views, self.queue, self.linger = redis_url, read_views, queue, linger
@@ -137,7 +140,8 @@ class Hub:
             # No retries inside redis-py: this loop reconnects, and must notice the
             # gap to send fresh snapshots.
             client = aioredis.Redis.from_url(
-                self.url, retry=Retry(NoBackoff(), 0), socket_connect_timeout=5)
+                self.url, retry=Retry(NoBackoff(), 0), socket_connect_timeout=5
+            )
             pubsub = client.pubsub()
             try:
                 await pubsub.subscribe(CHANNEL)

@@ -28,7 +28,9 @@ def supersedes(new: View, old: View) -> bool:
     if new.get("queued_at") != old.get("queued_at"):
         return str(new.get("queued_at") or "") >= str(old.get("queued_at") or "")
     return (_RANK.get(new.get("state", ""), 0), new.get("progress") or 0) >= (
-        _RANK.get(old.get("state", ""), 0), old.get("progress") or 0)
+        _RANK.get(old.get("state", ""), 0),
+        old.get("progress") or 0,
+    )
 
 
 @dataclass

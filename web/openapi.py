@@ -24,13 +24,19 @@ def _json(schema: dict[str, Any], description: str) -> dict[str, Any]:
 
 
 _ERR = _ref("Error")
-_JOB_ID = {"name": "id", "in": "path", "required": True, "schema": {"type": "string"},
-           "example": "asm-0123456789abcdef01234567"}
+_JOB_ID = {
+    "name": "id",
+    "in": "path",
+    "required": True,
+    "schema": {"type": "string"},
+    "example": "asm-0123456789abcdef01234567",
+}
 _NULL_STR = {"type": ["string", "null"]}
 
 SCHEMAS: dict[str, Any] = {
     "Error": {
-        "type": "object", "required": ["code", "message"],
+        "type": "object",
+        "required": ["code", "message"],
         "properties": {
             "code": {"type": "string", "description": "Stable; branch on this."},
             "message": {"type": "string", "description": "For people; wording may change."},
@@ -38,24 +44,36 @@ SCHEMAS: dict[str, Any] = {
         },
     },
     "Problem": {
-        "type": "object", "required": ["code", "reason"],
-        "properties": {"code": {"type": "string"}, "reason": {"type": "string"},
-                       "shot_index": {"type": "integer", "description": "0-based"},
-                       "path": {"type": "string"}, "field": {"type": "string"}},
+        "type": "object",
+        "required": ["code", "reason"],
+        "properties": {
+            "code": {"type": "string"},
+            "reason": {"type": "string"},
+            "shot_index": {"type": "integer", "description": "0-based"},
+            "path": {"type": "string"},
+            "field": {"type": "string"},
+        },
     },
     "Job": {
         "type": "object",
         "properties": {
             "id": {"type": "string"},
-            "state": {"type": "string",
-                      "enum": ["queued", "running", "finished", "failed", "canceled"]},
-            "stage": {"type": "string", "description": "queued, probe, plan, render, verify, "
-                      "publish, done"},
+            "state": {
+                "type": "string",
+                "enum": ["queued", "running", "finished", "failed", "canceled"],
+            },
+            "stage": {
+                "type": "string",
+                "description": "queued, probe, plan, render, verify, publish, done",
+            },
             "progress": {"type": "number", "minimum": 0, "maximum": 100},
-            "project": _NULL_STR, "request": _NULL_STR,
+            "project": _NULL_STR,
+            "request": _NULL_STR,
             "export": {**_NULL_STR, "description": "relative to the project, once finished"},
             "error": {"oneOf": [_ERR, {"type": "null"}]},
-            "queued_at": _NULL_STR, "started_at": _NULL_STR, "finished_at": _NULL_STR,
+            "queued_at": _NULL_STR,
+            "started_at": _NULL_STR,
+            "finished_at": _NULL_STR,
             "worker": _NULL_STR,
         },
     },
@@ -65,14 +83,17 @@ SCHEMAS: dict[str, Any] = {
 def _submission() -> dict[str, Any]:
     """The request document's own schema (from the models), plus project and root."""
     schema = AssemblyRequest.model_json_schema(
-        by_alias=True, ref_template="#/components/schemas/{model}")
+        by_alias=True, ref_template="#/components/schemas/{model}"
+    )
     SCHEMAS.update(schema.pop("$defs", {}))
     schema["description"] = "An assembly.json document plus the project to put it in."
     schema["required"] = ["project", *schema.get("required", [])]
     schema["properties"] = {
         "project": {"type": "string", "description": "Folder relative to a watch root."},
-        "root": {"type": "integer", "description": "Index of the watch root (default: "
-                 "the first that has the folder)."},
+        "root": {
+            "type": "integer",
+            "description": "Index of the watch root (default: the first that has the folder).",
+        },
         **schema["properties"],
     }
     return schema
@@ -82,79 +103,143 @@ SCHEMAS["Submission"] = _submission()
 
 PATHS: dict[str, Any] = {
     "/": {"get": {"summary": "The dashboard (HTML).", "responses": {"200": {"description": "ok"}}}},
-    "/healthz": {"get": {
-        "summary": "Redis reachable, watcher alive, worker count. Needs no token.",
-        "security": [],
-        "responses": {"200": {"description": "Redis reachable"},
-                      "503": {"description": "Redis unreachable"}}}},
-    "/openapi.json": {"get": {"summary": "This document.",
-                              "responses": {"200": {"description": "ok"}}}},
-    "/api/v1/assembly/process": {"post": {
-        "summary": "Start a job: write the request into the project and queue it.",
-        "requestBody": {"required": True,
-                        "content": {"application/json": {"schema": _ref("Submission")}}},
-        "responses": {"202": _json(_ref("Job"), "queued"),
-                      "200": _json(_ref("Job"), "the same request again: its existing job"),
-                      "409": _json(_ERR, "request_busy, already_processed"),
-                      "413": _json(_ERR, "request_too_large"),
-                      "422": _json(_ERR, "invalid_request, with every problem")}}},
-    "/api/v1/assembly/jobs": {"get": {
-        "summary": "Jobs, newest first.",
-        "parameters": [
-            {"name": "state", "in": "query", "schema": {"type": "string"}},
-            {"name": "project", "in": "query", "schema": {"type": "string"},
-             "description": "only jobs whose project path contains this"}],
-        "responses": {"200": _json({"type": "object", "properties": {
-            "jobs": {"type": "array", "items": _ref("Job")}, "count": {"type": "integer"}}},
-            "ok")}}},
+    "/healthz": {
+        "get": {
+            "summary": "Redis reachable, watcher alive, worker count. Needs no token.",
+            "security": [],
+            "responses": {
+                "200": {"description": "Redis reachable"},
+                "503": {"description": "Redis unreachable"},
+            },
+        }
+    },
+    "/openapi.json": {
+        "get": {"summary": "This document.", "responses": {"200": {"description": "ok"}}}
+    },
+    "/api/v1/assembly/process": {
+        "post": {
+            "summary": "Start a job: write the request into the project and queue it.",
+            "requestBody": {
+                "required": True,
+                "content": {"application/json": {"schema": _ref("Submission")}},
+            },
+            "responses": {
+                "202": _json(_ref("Job"), "queued"),
+                "200": _json(_ref("Job"), "the same request again: its existing job"),
+                "409": _json(_ERR, "request_busy, already_processed"),
+                "413": _json(_ERR, "request_too_large"),
+                "422": _json(_ERR, "invalid_request, with every problem"),
+            },
+        }
+    },
+    "/api/v1/assembly/jobs": {
+        "get": {
+            "summary": "Jobs, newest first.",
+            "parameters": [
+                {"name": "state", "in": "query", "schema": {"type": "string"}},
+                {
+                    "name": "project",
+                    "in": "query",
+                    "schema": {"type": "string"},
+                    "description": "only jobs whose project path contains this",
+                },
+            ],
+            "responses": {
+                "200": _json(
+                    {
+                        "type": "object",
+                        "properties": {
+                            "jobs": {"type": "array", "items": _ref("Job")},
+                            "count": {"type": "integer"},
+                        },
+                    },
+                    "ok",
+                )
+            },
+        }
+    },
     "/api/v1/assembly/jobs/{id}": {
-        "get": {"summary": "One job.", "parameters": [_JOB_ID],
-                "responses": {"200": _json(_ref("Job"), "ok"),
-                              "404": _json(_ERR, "job_not_found")}},
-        "delete": {"summary": "Cancel a queued or running job.", "parameters": [_JOB_ID],
-                   "responses": {"200": {"description": "canceled (it had not started)"},
-                                 "202": {"description": "stopping (it was running)"},
-                                 "404": _json(_ERR, "job_not_found"),
-                                 "409": _json(_ERR, "job_already_ended")}}},
-    "/api/v1/assembly/jobs/{id}/progress": {"get": {
-        "summary": "Server-Sent Events: {state, stage, progress, export, error} per change; "
-                   "an 'end' event and the stream closes at a terminal state.",
-        "parameters": [_JOB_ID],
-        "responses": {"200": {"description": "event stream",
-                              "content": {"text/event-stream": {}}},
-                      "404": _json(_ERR, "job_not_found")}}},
-    "/api/v1/assembly/exports/{id}": {"get": {
-        "summary": "The finished job's export (inline; ?download=1 as an attachment).",
-        "parameters": [_JOB_ID, {"name": "download", "in": "query",
-                                 "schema": {"type": "string"}}],
-        "responses": {"200": {"description": "the video file"},
-                      "404": _json(_ERR, "job_not_found, export_missing"),
-                      "409": _json(_ERR, "export_not_ready")}}},
-    "/api/v1/assembly/projects": {"get": {
-        "summary": "Folders below the watch roots, for the submit form.",
-        "responses": {"200": {"description": "{roots: [...], projects: [{root, path}]}"}}}},
-    "/api/v1/assembly/ws": {"get": {
-        "summary": "WebSocket: a snapshot of every job (or ?job=ID), then updates.",
-        "description": "Messages: {type: snapshot|update, jobs: [Job]}, "
-                       "{type: status, redis: bool}.",
-        "parameters": [{"name": "job", "in": "query", "schema": {"type": "string"}}],
-        "responses": {"101": {"description": "switching to WebSocket"},
-                      "401": _json(_ERR, "unauthorized"),
-                      "403": _json(_ERR, "forbidden_origin"),
-                      "404": _json(_ERR, "job_not_found")}}},
+        "get": {
+            "summary": "One job.",
+            "parameters": [_JOB_ID],
+            "responses": {"200": _json(_ref("Job"), "ok"), "404": _json(_ERR, "job_not_found")},
+        },
+        "delete": {
+            "summary": "Cancel a queued or running job.",
+            "parameters": [_JOB_ID],
+            "responses": {
+                "200": {"description": "canceled (it had not started)"},
+                "202": {"description": "stopping (it was running)"},
+                "404": _json(_ERR, "job_not_found"),
+                "409": _json(_ERR, "job_already_ended"),
+            },
+        },
+    },
+    "/api/v1/assembly/jobs/{id}/progress": {
+        "get": {
+            "summary": "Server-Sent Events: {state, stage, progress, export, error} per change; "
+            "an 'end' event and the stream closes at a terminal state.",
+            "parameters": [_JOB_ID],
+            "responses": {
+                "200": {"description": "event stream", "content": {"text/event-stream": {}}},
+                "404": _json(_ERR, "job_not_found"),
+            },
+        }
+    },
+    "/api/v1/assembly/exports/{id}": {
+        "get": {
+            "summary": "The finished job's export (inline; ?download=1 as an attachment).",
+            "parameters": [
+                _JOB_ID,
+                {"name": "download", "in": "query", "schema": {"type": "string"}},
+            ],
+            "responses": {
+                "200": {"description": "the video file"},
+                "404": _json(_ERR, "job_not_found, export_missing"),
+                "409": _json(_ERR, "export_not_ready"),
+            },
+        }
+    },
+    "/api/v1/assembly/projects": {
+        "get": {
+            "summary": "Folders below the watch roots, for the submit form.",
+            "responses": {"200": {"description": "{roots: [...], projects: [{root, path}]}"}},
+        }
+    },
+    "/api/v1/assembly/ws": {
+        "get": {
+            "summary": "WebSocket: a snapshot of every job (or ?job=ID), then updates.",
+            "description": "Messages: {type: snapshot|update, jobs: [Job]}, "
+            "{type: status, redis: bool}.",
+            "parameters": [{"name": "job", "in": "query", "schema": {"type": "string"}}],
+            "responses": {
+                "101": {"description": "switching to WebSocket"},
+                "401": _json(_ERR, "unauthorized"),
+                "403": _json(_ERR, "forbidden_origin"),
+                "404": _json(_ERR, "job_not_found"),
+            },
+        }
+    },
 }
 
 SPEC: dict[str, Any] = {
     "openapi": "3.1.0",
-    "info": {"title": "assemblyd", "version": "1",
-             "description": "Assembly jobs: submit, watch, cancel, download. Errors are "
-                            "{code, message} JSON with stable codes."},
+    "info": {
+        "title": "assemblyd",
+        "version": "1",
+        "description": "Assembly jobs: submit, watch, cancel, download. Errors are "
+        "{code, message} JSON with stable codes.",
+    },
     "paths": PATHS,
     "components": {
         "schemas": SCHEMAS,
-        "securitySchemes": {"token": {"type": "http", "scheme": "bearer",
-                                      "description": "api_token; browsers may use "
-                                      "?token= or the assemblyd_token cookie"}},
+        "securitySchemes": {
+            "token": {
+                "type": "http",
+                "scheme": "bearer",
+                "description": "api_token; browsers may use ?token= or the assemblyd_token cookie",
+            }
+        },
     },
     "security": [{"token": []}],
 }

@@ -82,8 +82,9 @@ class _Server(uvicorn.Server):
         if threading.current_thread() is not threading.main_thread():
             yield  # only the main thread can take signals: the owner handles them
             return
-        previous = {sig: signal.signal(sig, self.handle_exit)
-                    for sig in (signal.SIGINT, signal.SIGTERM)}
+        previous = {
+            sig: signal.signal(sig, self.handle_exit) for sig in (signal.SIGINT, signal.SIGTERM)
+        }
         try:
             yield
         finally:
@@ -120,8 +121,10 @@ class WebServer:
         while not self.server.started:
             if not self.thread.is_alive() or time.monotonic() > deadline:
                 self.stop()
-                raise OSError(f"the web app could not listen on {self._where()}"
-                              + (f": {self.error}" if self.error else ""))
+                raise OSError(
+                    f"the web app could not listen on {self._where()}"
+                    + (f": {self.error}" if self.error else "")
+                )
             time.sleep(0.02)
         _ = self.port  # read while the socket is open
 
@@ -166,7 +169,9 @@ def serve(settings: Settings, redis_url: str) -> int:
     try:
         server.run()
     except SystemExit:  # uvicorn could not bind; it has logged why
-        print(f"assemblyd: the web app could not listen on {settings.web_host}:"
-              f"{settings.web_port}", file=sys.stderr)
+        print(
+            f"assemblyd: the web app could not listen on {settings.web_host}:{settings.web_port}",
+            file=sys.stderr,
+        )
         return 1
     return 0

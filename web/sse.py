@@ -46,8 +46,11 @@ async def progress_stream(request: Request) -> Response:
         finally:
             web.hub.unsubscribe(sub)
 
-    return StreamingResponse(events(), media_type="text/event-stream",
-                             headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
+    return StreamingResponse(
+        events(),
+        media_type="text/event-stream",
+        headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
+    )
 
 
 async def _stream(sub: Subscriber, first: dict[str, Any]) -> AsyncIterator[str]:

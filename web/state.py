@@ -40,8 +40,11 @@ class WebState:
         self, state: str | None = None, project: str | None = None
     ) -> list[dict[str, Any]]:
         """As :func:`daemon.jobqueue.list_views`, without fan-out's pieces."""
-        views = [jobqueue.view(j) for j in jobqueue.all_jobs(self.conn, self.settings)
-                 if not _is_piece(j)]
+        views = [
+            jobqueue.view(j)
+            for j in jobqueue.all_jobs(self.conn, self.settings)
+            if not _is_piece(j)
+        ]
         if state:
             views = [v for v in views if v["state"] == state]
         if project:

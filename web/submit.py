@@ -35,8 +35,12 @@ from .state import WebState, web_state
 
 
 def invalid(where: str, problems: list[Problem]) -> ApiError:
-    return ApiError(422, "invalid_request", describe(ValidationFailed(where, problems)),
-                    problems=[p.to_dict() for p in problems])
+    return ApiError(
+        422,
+        "invalid_request",
+        describe(ValidationFailed(where, problems)),
+        problems=[p.to_dict() for p in problems],
+    )
 
 
 def resolve_project(settings: Settings, project: Any, root: Any) -> tuple[Path, str]:
@@ -90,9 +94,11 @@ async def process(request: Request) -> Response:
     _, model, problems = parse_request(content)
     name = f"{model.name}.assembly.json" if model and model.name else "assembly.json"
     status, view = await run_in_threadpool(
-        _submit, web, folder / name, f"{shown}/{name}", content, not problems)
-    return JSONResponse(view, status_code=status,
-                        headers={"Location": f"/api/v1/assembly/jobs/{view['id']}"})
+        _submit, web, folder / name, f"{shown}/{name}", content, not problems
+    )
+    return JSONResponse(
+        view, status_code=status, headers={"Location": f"/api/v1/assembly/jobs/{view['id']}"}
+    )
 
 
 def _submit(
@@ -122,10 +128,12 @@ def _submit(
     try:
         return (202 if outcome == "queued" else 200), web.own_view(job_id)
     except JobNotFound:
-        raise ApiError(409, "already_processed",
-                       f"{shown} with this content was already processed and its job has "
-                       "expired; delete its status file or change the request to run it again",
-                       ) from None
+        raise ApiError(
+            409,
+            "already_processed",
+            f"{shown} with this content was already processed and its job has "
+            "expired; delete its status file or change the request to run it again",
+        ) from None
 
 
 def _refuse_to_replace_a_live_request(web: WebState, path: Path) -> None:
@@ -138,6 +146,10 @@ def _refuse_to_replace_a_live_request(web: WebState, path: Path) -> None:
     if jobqueue.exists(web.conn, old_id):
         state = jobqueue.view(jobqueue.fetch(web.conn, old_id))["state"]
         if state not in TERMINAL:
-            raise ApiError(409, "request_busy",
-                           f"{path.name} in this project is {state} as job {old_id}; cancel it "
-                           "or give the new request another name", job_id=old_id)
+            raise ApiError(
+                409,
+                "request_busy",
+                f"{path.name} in this project is {state} as job {old_id}; cancel it "
+                "or give the new request another name",
+                job_id=old_id,
+            )

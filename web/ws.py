@@ -46,8 +46,9 @@ async def live_socket(websocket: WebSocket) -> None:
         except JobNotFound as exc:
             body = {"code": exc.code, "message": str(exc)}
             await websocket.receive()  # websocket.connect, before answering it
-            await deny_websocket(JSONResponse(body, status_code=404), websocket.scope,
-                                 websocket.send)
+            await deny_websocket(
+                JSONResponse(body, status_code=404), websocket.scope, websocket.send
+            )
             return
         except RedisError:
             pass  # Redis is away: subscribe anyway; the client hears so, then catches up
