@@ -36,7 +36,7 @@ from .validate import parse_request
 log = logging.getLogger(__name__)
 
 #: Folders that never hold projects: our own output, and dot-folders (.git, .Trash…).
-_SKIP_DIRS = {"exports"}
+SKIP_DIRS = {"exports"}
 
 
 @dataclass
@@ -66,7 +66,7 @@ class Intake:
         folders = path.relative_to(root).parts[:-1]
         if len(folders) > self.settings.project_depth:
             return False
-        return not any(p.startswith(".") or p in _SKIP_DIRS for p in folders)
+        return not any(p.startswith(".") or p in SKIP_DIRS for p in folders)
 
     # -- offers and settling ------------------------------------------------------
     def offer(self, path: Path) -> None:
@@ -167,7 +167,7 @@ class Intake:
                 dirs[:] = (
                     []
                     if depth >= self.settings.project_depth
-                    else [d for d in dirs if not d.startswith(".") and d not in _SKIP_DIRS]
+                    else [d for d in dirs if not d.startswith(".") and d not in SKIP_DIRS]
                 )
                 for name in files:
                     if is_request_file(name):

@@ -17,17 +17,19 @@ import queue
 import socket
 import threading
 import time
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import psutil
 from redis import RedisError
 from watchdog.events import FileSystemEvent, FileSystemEventHandler
 from watchdog.observers.api import BaseObserver
 from watchdog.observers.inotify import InotifyObserver
-from watchdog.observers.polling import PollingObserver
+from watchdog.observers.polling import PollingObserverVFS
 
 from . import jobqueue
-from .intake import Intake
+from .intake import SKIP_DIRS, Intake
 from .request import is_request_file
 from .settings import Settings
 
@@ -87,6 +89,32 @@ def observer_kind(root: Path, setting: str) -> str:
     return "polling" if filesystem_type(root) in NETWORK_FILESYSTEMS else "inotify"
 
 
+def request_listing(roots: list[Path], depth: int) -> Callable[[str | None], Iterator[Any]]:
+    """``os.scandir`` for the polling observer, cut down to what can hold a request.
+
+    Polling compares a snapshot of every listed entry each ``poll_interval``. A NAS
+    root holds whole productions, hundreds of thousands of media files; listing only
+    request files and the folders a project may be (no hidden ones, no ``exports/``,
+    nothing deeper than ``project_depth``) keeps each poll to a few directory reads.
+    """
+
+    def listdir(path: str | None) -> Iterator[Any]:
+        folder = Path(path or ".")
+        root = next((r for r in roots if folder.is_relative_to(r)), folder)
+        level = len(folder.relative_to(root).parts)
+        with os.scandir(folder) as entries:
+            for entry in entries:
+                if entry.name.startswith(".") or entry.name in SKIP_DIRS:
+                    continue
+                if entry.is_dir(follow_symlinks=False):
+                    if level < depth:
+                        yield entry
+                elif is_request_file(entry.name):
+                    yield entry
+
+    return listdir
+
+
 class Handoff(FileSystemEventHandler):
     """Filters events down to request-file paths and queues them. Nothing more:
     an exception escaping a handler would kill watchdog's dispatcher thread."""
@@ -120,7 +148,11 @@ class Watcher:
     # -- observers --------------------------------------------------------------
     def _make(self, kind: str) -> BaseObserver:
         if kind == "polling":
-            return PollingObserver(timeout=self.settings.poll_interval)
+            return PollingObserverVFS(
+                os.stat,
+                request_listing(self.settings.roots, self.settings.project_depth),
+                polling_interval=self.settings.poll_interval,
+            )
         return InotifyObserver()
 
     def start_observers(self) -> None:

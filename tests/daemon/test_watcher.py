@@ -170,3 +170,16 @@ def test_watch_command_exits_non_zero_when_it_cannot_watch(service_settings, tmp
     )
     assert run.returncode == 1
     assert "not a folder" in run.stderr
+
+
+def test_polling_lists_only_what_can_hold_a_request(root):
+    from daemon.watcher import request_listing
+
+    (root / "show" / "seq" / "shot" / "deeper").mkdir(parents=True)
+    (root / "show" / "assembly.json").write_text("{}")
+    (root / "show" / "plate.exr").write_text("")
+    (root / "show" / ".cache").mkdir()
+    (root / "show" / "exports").mkdir()
+    listdir = request_listing([root], depth=3)
+    assert sorted(e.name for e in listdir(str(root / "show"))) == ["assembly.json", "seq"]
+    assert [e.name for e in listdir(str(root / "show" / "seq" / "shot"))] == []  # depth 3
