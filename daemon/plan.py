@@ -130,17 +130,22 @@ def copy_mismatch(shot: ProbedShot, output: OutputSettings, encoder: Encoder) ->
     return ""
 
 
+def same_encoder(validated: ValidatedRequest, segments: list[Segment]) -> list[Segment]:
+    """Shots that each match the output can only be copied together if they share
+    their H.264 parameter sets (and the stream id the join picks the picture by)."""
+    if any(s.mismatch for s in segments):
+        return segments
+    if len({(s.info.extradata, s.info.video_stream_id) for s in validated.shots}) <= 1:
+        return segments
+    reason = "shots come from different encoders (their H.264 parameter sets differ)"
+    return [replace(s, mismatch=reason) for s in segments]
+
+
 def choose_strategy(validated: ValidatedRequest, segments: list[Segment]) -> str:
     engine = validated.request.engine
     if engine in ("moviepy", "normalize"):
         return engine
-    mismatched = [s for s in segments if s.mismatch]
-    # One stream id too: the join picks the picture out of every file by that id.
-    parameter_sets = {(s.info.extradata, s.info.video_stream_id) for s in validated.shots}
-    if not mismatched and len(parameter_sets) > 1:
-        mismatched = segments  # each matches alone, but they come from different encoders
-        reason = "shots come from different encoders (their H.264 parameter sets differ)"
-        segments[:] = [replace(s, mismatch=reason) for s in segments]
+    mismatched = [(i, s) for i, s in enumerate(segments) if s.mismatch]
     if engine == "copy" and mismatched:
         raise ValidationFailed(
             str(validated.request_path),
@@ -151,11 +156,10 @@ def choose_strategy(validated: ValidatedRequest, segments: list[Segment]) -> str
                     shot_index=s.shot_index,
                     path=validated.shots[i].entry.path,
                 )
-                for i, s in enumerate(segments)
-                if s.mismatch
+                for i, s in mismatched
             ],
         )
-    return "copy" if not mismatched else "normalize"
+    return "normalize" if mismatched else "copy"
 
 
 def segment_for(
@@ -197,6 +201,8 @@ def make_plan(validated: ValidatedRequest, settings: Settings) -> Plan:
     for shot in validated.shots:
         segments.append(segment_for(shot, output, encoder, cursor, want_copy))
         cursor += segments[-1].frames
+    if want_copy:
+        segments = same_encoder(validated, segments)
     return Plan(
         output=output,
         encoder=encoder,
