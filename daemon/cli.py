@@ -67,22 +67,26 @@ def cmd_validate(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def cmd_render(args: argparse.Namespace) -> int:
+def _render_here(request: Path, settings: Settings, quiet: bool = False) -> int:
+    """Render ``request`` in this process, with a progress bar unless ``quiet``."""
     from .pipeline import assemble
     from .progress import Progress, TerminalBar
 
-    settings = _settings(args)
     _stop_on_sigterm()
-    bar = None if args.quiet else TerminalBar(file=sys.stderr)
+    bar = None if quiet else TerminalBar(file=sys.stderr)
     progress = Progress(*([bar] if bar else []))
     try:
-        result = assemble(args.request, settings, progress)
+        result = assemble(request, settings, progress)
         assert result is not None  # no hand-off in-process
     finally:
         if bar:
             bar.close()
     print(result.export)
     return EXIT_OK
+
+
+def cmd_render(args: argparse.Namespace) -> int:
+    return _render_here(args.request, _settings(args), args.quiet)
 
 
 def cmd_schema(args: argparse.Namespace) -> int:
@@ -105,18 +109,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
     if args.no_render:
         print(request)
         return EXIT_OK
-    from .pipeline import assemble
-    from .progress import Progress, TerminalBar
-
-    _stop_on_sigterm()
-    bar = TerminalBar(file=sys.stderr)
-    try:
-        result = assemble(request, settings, Progress(bar))
-        assert result is not None
-    finally:
-        bar.close()
-    print(result.export)
-    return EXIT_OK
+    return _render_here(request, settings)
 
 
 def _need_roots(settings: Settings) -> None:

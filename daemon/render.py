@@ -84,12 +84,11 @@ def segments(
     stats = stats if stats is not None else {}
     ext = plan.output.output_format
     keys = [cache.key(seg, plan) for seg in plan.segments]
-    todo = [seg for seg, key in zip(plan.segments, keys, strict=True) if not cache.lookup(key, ext)]
-    total = sum(seg.frames for seg in todo) or 1
+    hits = [cache.lookup(key, ext) for key in keys]
+    total = sum(seg.frames for seg, hit in zip(plan.segments, hits, strict=True) if not hit) or 1
     done = 0
     parts = []
-    for seg, key in zip(plan.segments, keys, strict=True):
-        hit = cache.lookup(key, ext)
+    for seg, key, hit in zip(plan.segments, keys, hits, strict=True):
         if hit is None:
 
             def report(fraction: float, before: int = done, frames: int = seg.frames) -> None:
