@@ -327,3 +327,13 @@ def make_project(
 def request_doc(shots: list[str], **output: Any) -> bytes:
     doc = {"shots": [f"shots/{s}" for s in shots], "output": {"resolution": "320x180", **output}}
     return json.dumps(doc).encode()
+
+
+def cancel_with_cli(settings: Settings, job_id: str) -> subprocess.CompletedProcess[str]:
+    """`assemblyd cancel JOB_ID`, as a user types it."""
+    return subprocess.run(
+        [sys.executable, "-m", "daemon", "cancel", job_id],
+        env=service_env(settings),
+        capture_output=True,
+        text=True,
+    )

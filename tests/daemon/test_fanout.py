@@ -9,7 +9,7 @@ import sys
 from daemon import jobqueue
 from daemon.intake import Intake
 from daemon.status import StatusFile
-from tests.conftest import make_project, request_doc, service_env, wait_for
+from tests.conftest import cancel_with_cli, make_project, request_doc, service_env, wait_for
 from tests.mediacheck import measure
 
 SHOTS = ["wide24.mp4", "wide30.mp4", "portrait25.mp4", "square50.mp4", "ntsc.mov"]
@@ -65,12 +65,7 @@ def test_canceling_the_request_cancels_every_part(workers, conn, root, media, se
     parent = jobqueue.fetch(conn, job_id)
     first = parent.meta["fanout"]["parts"][0]
     wait_for(lambda: jobqueue.fetch(conn, first).get_status() == "started", 30, "a part")
-    run = subprocess.run(
-        [sys.executable, "-m", "daemon", "cancel", job_id],
-        env=service_env(service_settings),
-        capture_output=True,
-        text=True,
-    )
+    run = cancel_with_cli(service_settings, job_id)
     assert run.returncode == 0, run.stderr
     assert status.read()["state"] == "canceled"
     children = [

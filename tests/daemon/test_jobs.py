@@ -14,7 +14,7 @@ import psutil
 
 from daemon import jobqueue
 from daemon.status import StatusFile
-from tests.conftest import make_project, request_doc, service_env, wait_for
+from tests.conftest import cancel_with_cli, make_project, request_doc, service_env, wait_for
 from tests.mediacheck import measure
 
 LONG = ["long24.mp4"] * 8  # 24 s of 640x360 ProRes: long enough to interrupt
@@ -129,12 +129,7 @@ def test_cancelling_a_queued_job_means_it_never_runs(
     request.write_bytes(request_doc(["wide24.mp4"]))
     status = StatusFile(request)
     job_id = wait_for(lambda: _state(status) == "queued" and status.read()["job_id"], 15, "queued")
-    run = subprocess.run(
-        [sys.executable, "-m", "daemon", "cancel", job_id],
-        env=service_env(service_settings),
-        capture_output=True,
-        text=True,
-    )
+    run = cancel_with_cli(service_settings, job_id)
     assert run.returncode == 0, run.stderr
     assert f"{job_id}: canceled" in run.stdout
     assert _state(status) == "canceled"
@@ -163,12 +158,7 @@ def test_cancelling_a_running_job_stops_ffmpeg_and_publishes_nothing(
         "the render to start",
     )
     wait_for(lambda: _renders_of(project), 30, "ffmpeg to be running")
-    run = subprocess.run(
-        [sys.executable, "-m", "daemon", "cancel", job_id],
-        env=service_env(service_settings),
-        capture_output=True,
-        text=True,
-    )
+    run = cancel_with_cli(service_settings, job_id)
     assert run.returncode == 0, run.stdout + run.stderr
     assert jobqueue.view(jobqueue.fetch(conn, job_id))["state"] == "canceled"
     wait_for(lambda: _state(status) == "canceled", 10, "the status file to say canceled")
