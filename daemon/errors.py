@@ -114,6 +114,17 @@ class Canceled(AssemblyError):
         super().__init__(reason)
 
 
+class Abandoned(Canceled):
+    """This run's job was ended by someone else (a cancel, or the reaper, which took
+    its worker for dead); the run stops, and whoever ended the job has the last word."""
+
+    code = "abandoned"
+
+    def __init__(self, state: str) -> None:
+        super().__init__(f"the job was already {state} elsewhere; this run stopped")
+        self.state = state
+
+
 class JobNotFound(AssemblyError):
     code = "job_not_found"
 

@@ -25,6 +25,8 @@ from rq.exceptions import InvalidJobOperation
 from rq.job import Dependency, Job, JobStatus
 from rq.serializers import JSONSerializer
 
+from . import jobmeta
+from .errors import Abandoned
 from .jobqueue import fetch, open_queue
 from .plan import Plan, Segment
 from .settings import Settings
@@ -74,14 +76,16 @@ def launch(
         description=f"join {request}",
         **common,
     )
-    parent.meta["fanout"] = {
+    fan = {
         "parts": [p.id for p in parts],
         "join": join.id,
         "frames": {str(s.shot_index): s.frames for s in todo},
         "from": start_percent,
     }
-    parent.meta.update(stage="render", progress=start_percent)
-    parent.save_meta()
+    if not jobmeta.update(parent, fanout=fan, stage="render", progress=start_percent):
+        # Canceled while the parts were being queued: take them back.
+        cancel_children(conn, {"fanout": fan})
+        raise Abandoned(parent.meta["state"])
     return [p.id for p in parts] + [join.id]
 
 

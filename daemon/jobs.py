@@ -20,9 +20,9 @@ from rq import get_current_job
 from rq.job import Job
 from rq.timeouts import JobTimeoutException
 
-from . import fanout
+from . import fanout, jobmeta
 from .cache import SegmentCache, cache_dir_for
-from .errors import AssemblyError, ValidationFailed
+from .errors import Abandoned, AssemblyError, ValidationFailed
 from .jobqueue import CHANNEL, fetch, now_iso, view
 from .lifecycle import die_with_parent
 from .pipeline import assemble, error_record
@@ -34,7 +34,7 @@ from .publish import remove_partials
 from .render import encode_segment
 from .request import AssemblyRequest
 from .settings import current, map_path
-from .status import TERMINAL, StatusFile
+from .status import StatusFile
 from .validate import check_shot
 
 log = logging.getLogger(__name__)
@@ -45,6 +45,9 @@ class RedisSink:
 
     Stage changes always go through; within a stage at most one update per
     ``interval`` seconds, so a 60 fps render does not flood Redis or browsers.
+    Each write is refused once the job has ended (canceled, or failed by the reaper
+    while this horse was merely slow): that raises :class:`Abandoned`, which stops
+    the run. Put this sink first, so that nothing else hears from a stopped run.
     """
 
     def __init__(self, job: Job, conn: Redis, interval: float) -> None:
@@ -57,8 +60,8 @@ class RedisSink:
         if update.stage == self._stage and now - self._last < self.interval:
             return
         self._last, self._stage = now, update.stage
-        self.job.meta.update(stage=update.stage, progress=round(update.percent, 1))
-        self.job.save_meta()
+        if not jobmeta.update(self.job, stage=update.stage, progress=round(update.percent, 1)):
+            raise Abandoned(self.job.meta["state"])
         self.conn.publish(CHANNEL, json.dumps(view(self.job)))
 
 
@@ -130,8 +133,8 @@ def run_assembly(request_path: str) -> dict[str, Any]:
     settings = current()
     path = Path(map_path(request_path, settings))
     status = StatusFile(path)
-    job.meta.update(state="running", stage="probe", progress=0.0, started_at=now_iso())
-    job.save_meta()
+    if not jobmeta.update(job, state="running", stage="probe", progress=0.0, started_at=now_iso()):
+        return {"skipped": job.meta["state"]}  # ended before it began: nothing to do
     status.write(job_id=job.id, state="running", stage="probe", progress=0.0, error=None)
     conn.publish(CHANNEL, json.dumps(view(job)))
     progress = Progress(
@@ -173,8 +176,11 @@ def encode_part(request_path: str, parent_id: str, shot_index: int) -> dict[str,
         now = time.monotonic()
         if fraction >= 1.0 or now - last[0] >= settings.progress_interval:
             last[0] = now
+            parent = fetch(conn, parent_id)
+            if (state := jobmeta.ended(parent)) and state != "finished":
+                raise Abandoned(state)  # the request failed or was canceled: stop
             fanout.report_part(conn, parent_id, shot_index, fraction)
-            conn.publish(CHANNEL, json.dumps(view(fetch(conn, parent_id))))
+            conn.publish(CHANNEL, json.dumps(view(parent)))
 
     if cache.lookup(key, request.output.output_format) is None:
         encode_segment(segment, plan, cache, key, report)
@@ -189,12 +195,10 @@ def join_assembly(request_path: str, parent_id: str) -> dict[str, Any]:
     assert job is not None
     conn, settings = job.connection, current()
     parent = fetch(conn, parent_id)
-    if parent.meta.get("state") in TERMINAL:
-        return {"skipped": parent.meta["state"]}
     path = Path(map_path(request_path, settings))
     # From here on the join's own progress counts, not the parts'.
-    parent.meta.update(stage="render", progress=fanout.JOIN_FROM, joined_by=job.id)
-    parent.save_meta()
+    if not jobmeta.update(parent, stage="render", progress=fanout.JOIN_FROM, joined_by=job.id):
+        return {"skipped": parent.meta["state"]}
     progress = Progress(
         Rescaled(RedisSink(parent, conn, settings.progress_interval), fanout.JOIN_FROM, 100.0),
         StatusSink(StatusFile(path), parent_id),
@@ -216,19 +220,22 @@ def mark_ended(
     error: dict[str, Any] | None = None,
     export: str | None = None,
 ) -> None:
-    """Record a terminal state everywhere, once. Safe to call from any process."""
-    if job.meta.get("state") in TERMINAL:
-        return
+    """Record a terminal state everywhere, once. Safe to call from any process:
+    of several at once (a cancel, the reaper, the job itself), the first wins."""
     finished_at = now_iso()
-    job.meta.update(
-        state=state,
-        stage="done" if state == "finished" else job.meta.get("stage", state),
-        progress=100.0 if state == "finished" else job.meta.get("progress", 0.0),
-        error=error,
-        export=export,
-        finished_at=finished_at,
+    ended = jobmeta.change(
+        job,
+        lambda meta: {
+            "state": state,
+            "stage": "done" if state == "finished" else meta.get("stage", state),
+            "progress": 100.0 if state == "finished" else meta.get("progress", 0.0),
+            "error": error,
+            "export": export,
+            "finished_at": finished_at,
+        },
     )
-    job.save_meta()
+    if not ended:
+        return
     try:
         path = _request_path(job)
         StatusFile(path).write(

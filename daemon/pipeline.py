@@ -16,7 +16,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from .errors import AssemblyError, Canceled, describe
+from .errors import Abandoned, AssemblyError, Canceled, describe
 from .plan import Plan, make_plan
 from .progress import Progress
 from .project import ProjectFile
@@ -146,6 +146,9 @@ def assemble(
             report = verify(partial, plan, settings)
             progress.within("verify", 1.0)
         with watch.stage("publish"):
+            # A stage change always reaches every sink: the queue's last chance to
+            # say this job was ended elsewhere before its export becomes public.
+            progress.within("publish", 0.0)
             final = publish(partial, name, ext)
             partial = None
         record.update(
@@ -162,6 +165,8 @@ def assemble(
     except BaseException as exc:
         if partial is not None:
             partial.unlink(missing_ok=True)
+        if isinstance(exc, Abandoned):
+            raise  # whoever ended the job has recorded it
         canceled = isinstance(exc, Canceled | KeyboardInterrupt)
         record.update(
             run_id,

@@ -143,7 +143,7 @@ class Settings(BaseSettings):
         ge=1,
         description=(
             "Seconds between a worker's heartbeats while rendering. A job whose worker "
-            "died is failed after three missed beats."
+            "died is failed after three missed beats (at least 10 s)."
         ),
     )
     progress_interval: float = Field(

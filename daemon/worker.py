@@ -30,11 +30,19 @@ class AssemblyWorker(Worker):
     RQ gives a started job ``min(timeout, job_monitoring_interval) + 60`` seconds
     without a heartbeat before it counts it as abandoned. Heartbeats come every
     ``heartbeat_interval`` seconds, so three missed ones are proof enough; a
-    studio should not wait over a minute to learn that its render died.
+    studio should not wait over a minute to learn that its render died. Never less
+    than ten seconds, though: on a machine whose cores ffmpeg keeps busy, or over a
+    congested network, a beat can be a few seconds late, and a live job declared
+    dead is a lost render (its horse notices and stops, see :mod:`daemon.jobmeta`).
     """
 
     def get_heartbeat_ttl(self, job: Job, working_time: float = 0.0) -> int:
-        return int(self.job_monitoring_interval * 3)
+        return heartbeat_ttl(self.job_monitoring_interval)
+
+
+def heartbeat_ttl(interval: float) -> int:
+    """Seconds without a heartbeat after which a started job counts as abandoned."""
+    return int(max(3 * interval, interval + 10))
 
 
 def worker_name_for(pid: int) -> str:

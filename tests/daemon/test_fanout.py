@@ -41,7 +41,8 @@ def test_parts_run_on_several_workers_and_add_up(workers, conn, root, media, ser
     assert len(parts) == len(SHOTS)
     assert len({p.worker_name for p in parts}) == 2  # both workers took a share
     join = jobqueue.fetch(conn, parent.meta["fanout"]["join"])
-    assert join.get_status() == "finished"
+    # RQ records the join as finished just after it has published and told everyone.
+    wait_for(lambda: join.get_status(refresh=True) == "finished", 10, "the join's bookkeeping")
     assert min(j.ended_at for j in parts) <= join.started_at  # the join waited for them
     percents = [v["progress"] for v in seen]
     assert percents == sorted(percents) and percents[-1] == 100.0

@@ -13,6 +13,7 @@ import zlib
 import psutil
 
 from daemon import jobqueue
+from daemon.jobs import mark_ended
 from daemon.status import StatusFile
 from tests.conftest import cancel_with_cli, make_project, request_doc, service_env, wait_for
 from tests.mediacheck import measure
@@ -182,7 +183,7 @@ def test_a_sigkilled_worker_fails_its_job_and_cleans_up(
     wait_for(lambda: status.read().get("stage") == "render", 60, "the render to start")
     wait_for(lambda: list((project / "exports").glob(".*partial*")), 30, "a partial file")
     worker.send_signal(signal.SIGKILL)
-    # heartbeat_interval is 1 s: three missed beats, then the next reconcile (1 s).
+    # heartbeat_interval is 1 s: 10 s without beats (the floor), then a reconcile (1 s).
     wait_for(lambda: _state(status) == "failed", 30, "the job to be failed")
     error = status.read()["error"]
     assert error["code"] == "worker_died" and "died" in error["message"]
@@ -192,6 +193,41 @@ def test_a_sigkilled_worker_fails_its_job_and_cleans_up(
     assert jobqueue.view(job)["state"] == "failed"
     (entry,) = json.loads((project / "project.json").read_text())["assemblies"]
     assert entry["status"] == "failed" and entry["error"]["code"] == "worker_died"
+
+
+def test_a_live_job_declared_dead_stops_and_leaves_the_verdict_alone(
+    watcher, workers, conn, root, media, service_settings
+):
+    """The reaper can be wrong: a worker whose heartbeats were only late. Its horse
+    must stop at its next progress update, remove its partial files, publish nothing
+    and not write "running" over the verdict anywhere."""
+    (worker,) = workers.start(1)
+    watcher()
+    project = make_project(root, media, "seq055", ["long24.mp4"])
+    request = project / "assembly.json"
+    request.write_bytes(
+        request_doc(LONG, resolution="640x360", quality_preset="high", output_format="mov")
+    )
+    status = StatusFile(request)
+    job_id = wait_for(
+        lambda: status.read().get("stage") == "render" and status.read()["job_id"],
+        60,
+        "the render to start",
+    )
+    wait_for(lambda: _renders_of(project), 30, "ffmpeg to be running")
+    verdict = {"code": "worker_died", "message": "declared dead by the test"}
+    mark_ended(jobqueue.fetch(conn, job_id), conn, "failed", verdict)
+
+    job = jobqueue.fetch(conn, job_id)
+    wait_for(lambda: job.get_status(refresh=True) == "failed", 30, "the horse to give up")
+    wait_for(lambda: not _renders_of(project), 10, "its ffmpeg to be gone")
+    assert list((project / "exports").iterdir()) == []
+    assert job.get_meta(refresh=True)["state"] == "failed"
+    assert job.meta["error"] == verdict
+    assert status.read()["state"] == "failed" and status.read()["error"] == verdict
+    (entry,) = json.loads((project / "project.json").read_text())["assemblies"]
+    assert entry["status"] == "failed" and entry["error"] == verdict
+    assert worker.poll() is None  # the worker itself lives on
 
 
 def test_jobs_command_lists_state_and_percent(watcher, conn, root, media, service_settings):

@@ -105,7 +105,7 @@ def test_progress_is_monotonic_in_stage_order_and_ends_at_100_once(
     assert percents == sorted(percents)
     assert percents.count(100.0) == 1 and percents[-1] == 100.0
     stages = list(dict.fromkeys(u.stage for u in updates))
-    assert stages == ["probe", "plan", "render", "verify", "done"]
+    assert stages == ["probe", "plan", "render", "verify", "publish", "done"]
     render = [u for u in updates if u.stage == "render"]
     # MoviePy's audio and video passes fold into one smooth bar; ffmpeg's
     # strategies report per segment, soundtrack and join.
