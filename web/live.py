@@ -86,7 +86,8 @@ class Hub:
             self._task.cancel()
             self._task = None
 
-    async def close(self) -> None:
+    async def close(self, drain: float = 0.0) -> None:
+        """End every stream; wait up to ``drain`` seconds for them to say goodbye."""
         self.closed = True
         for sub in list(self.subscribers):
             sub.close()
@@ -96,6 +97,9 @@ class Hub:
             self._task.cancel()
             await asyncio.gather(self._task, return_exceptions=True)
             self._task = None
+        deadline = asyncio.get_running_loop().time() + drain
+        while self.subscribers and asyncio.get_running_loop().time() < deadline:
+            await asyncio.sleep(0.02)
 
     async def snapshot(self) -> list[View]:
         """Every job's view, read once for all who ask in the same moment. A read

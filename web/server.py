@@ -75,6 +75,13 @@ class _Server(uvicorn.Server):
         self.loop = asyncio.get_running_loop()
         await super().startup(sockets)
 
+    async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
+        # The streams end first, in their own words (a WebSocket's 1001 "going away",
+        # an SSE stream's last line). uvicorn's shutdown would cut the WebSockets
+        # still open with 1012, and on a busy machine end_streams() may not be done.
+        await self.web.hub.close(drain=2.0)
+        await super().shutdown(sockets)
+
     @contextlib.contextmanager
     def capture_signals(self) -> Iterator[None]:
         """As uvicorn's, minus re-raising the signal once stopped: a stop that was
