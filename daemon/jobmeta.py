@@ -24,7 +24,9 @@ from .status import TERMINAL
 def change(job: Job, edit: Callable[[dict[str, Any]], dict[str, Any]]) -> bool:
     """Merge ``edit(current meta)`` into the job's meta, unless the job has ended.
 
-    Returns False, writing nothing, if it had. ``job.meta`` is left as stored.
+    Returns False, writing nothing, if it had (or if the job is gone from Redis:
+    writing then would leave a hash with nothing but meta). ``job.meta`` is left
+    as stored.
     """
     conn = job.connection
     with conn.pipeline() as pipe:
@@ -32,6 +34,9 @@ def change(job: Job, edit: Callable[[dict[str, Any]], dict[str, Any]]) -> bool:
             try:
                 pipe.watch(job.key)
                 raw = cast(bytes | None, pipe.hget(job.key, "meta"))
+                if raw is None and not pipe.exists(job.key):
+                    job.meta = {**job.meta, "state": "deleted"}
+                    return False
                 meta: dict[str, Any] = job.serializer.loads(raw) if raw else {}
                 if meta.get("state") in TERMINAL:
                     job.meta = meta

@@ -91,6 +91,7 @@ def test_a_client_leaving_mid_stream_frees_its_subscription(app, project_with):
         project_with("seq040", ["wide24.mp4"]), ["shots/wide24.mp4"], output=SMALL
     ).json()["id"]
     with app.http.stream("GET", f"{API}/jobs/{job_id}/progress") as response:
-        assert next(response.iter_lines()).startswith("data:")
-        assert len(app.hub.subscribers) == 1
+        first = next(response.iter_lines())
+        assert first.startswith("data:") and json.loads(first[5:])["state"] == "queued"
+        assert len(app.hub.subscribers) == 1, first
     wait_for(lambda: not app.hub.subscribers, 10, "the stream's subscription to go")
