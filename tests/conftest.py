@@ -240,11 +240,12 @@ class Workers:
         self.settings = settings
         self.procs: list[subprocess.Popen[bytes]] = []
 
-    def start(self, count: int = 1) -> list[subprocess.Popen[bytes]]:
+    def start(self, count: int = 1, **env: str) -> list[subprocess.Popen[bytes]]:
+        """``env`` adds variables, e.g. ``ASSEMBLYD_FANOUT_MIN_SEGMENTS="0"``."""
         new = [
             subprocess.Popen(
                 [sys.executable, "-m", "daemon", "worker"],
-                env=service_env(self.settings),
+                env={**service_env(self.settings), **env},
                 stdin=subprocess.DEVNULL,
             )
             for _ in range(count)

@@ -230,6 +230,54 @@ def test_a_live_job_declared_dead_stops_and_leaves_the_verdict_alone(
     assert worker.poll() is None  # the worker itself lives on
 
 
+def _horses_of(worker: subprocess.Popen[bytes]) -> list[psutil.Process]:
+    try:
+        return psutil.Process(worker.pid).children()
+    except psutil.NoSuchProcess:
+        return []
+
+
+def test_a_stalled_worker_loses_its_job_and_its_horse_stops_cleanly(
+    watcher, workers, conn, root, media, service_settings
+):
+    """The same, the way it happens: the worker is frozen (SIGSTOP: a VM paused, a
+    machine swapping) past its heartbeats while its horse renders on, unsupervised.
+    The reaper fails the job; the horse must stop on its own, not publish later."""
+    (worker,) = workers.start(1, ASSEMBLYD_FANOUT_MIN_SEGMENTS="0")  # one horse does it all
+    watcher()
+    project = make_project(root, media, "seq056", ["long24.mp4"])
+    request = project / "assembly.json"
+    # Twelve distinct segments in 1080p ProRes: about twice what the reaper needs
+    # (unstopped, the render takes 20 s or more here).
+    shots = [{"path": "shots/long24.mp4", "in": i / 100} for i in range(12)]
+    output = {"resolution": "1920x1080", "quality_preset": "high", "output_format": "mov"}
+    request.write_text(json.dumps({"shots": shots, "output": output}))
+    status = StatusFile(request)
+    job_id = wait_for(
+        lambda: status.read().get("stage") == "render" and status.read()["job_id"],
+        60,
+        "the render to start",
+    )
+    (horse,) = wait_for(lambda: _horses_of(worker), 10, "the work horse")
+    worker.send_signal(signal.SIGSTOP)
+    try:
+        wait_for(lambda: _state(status) == "failed", 40, "the reaper to fail the job")
+    finally:
+        worker.send_signal(signal.SIGCONT)
+    assert status.read()["error"]["code"] == "worker_died"
+    # A horse that rendered on would take many seconds more, then publish.
+    wait_for(lambda: not horse.is_running(), 10, "the horse to stop by itself")
+    assert not _renders_of(project)
+    assert list((project / "exports").iterdir()) == []
+    job = jobqueue.fetch(conn, job_id)
+    assert job.get_meta(refresh=True)["state"] == "failed"
+    assert job.meta["error"]["code"] == "worker_died"
+    assert _state(status) == "failed"
+    (entry,) = json.loads((project / "project.json").read_text())["assemblies"]
+    assert entry["status"] == "failed" and entry["error"]["code"] == "worker_died"
+    assert worker.poll() is None
+
+
 def test_jobs_command_lists_state_and_percent(watcher, conn, root, media, service_settings):
     watcher()
     project = make_project(root, media, "seq060", ["wide24.mp4"])
