@@ -19,10 +19,26 @@ from tests.conftest import cancel_with_cli, make_project, request_doc, service_e
 from tests.mediacheck import measure
 
 LONG = ["long24.mp4"] * 8  # 24 s of 640x360 ProRes: long enough to interrupt
+LONG_DOC = request_doc(LONG, resolution="640x360", quality_preset="high", output_format="mov")
 
 
 def _state(status: StatusFile) -> str | None:
     return status.read().get("state")
+
+
+def _render_started(root, media, name: str, doc: bytes = LONG_DOC) -> tuple:
+    """Drop ``doc`` into a new project of ``long24.mp4`` and wait until it renders.
+    Returns the project folder, its status file and the job id."""
+    project = make_project(root, media, name, ["long24.mp4"])
+    request = project / "assembly.json"
+    request.write_bytes(doc)
+    status = StatusFile(request)
+    job_id = wait_for(
+        lambda: status.read().get("stage") == "render" and status.read()["job_id"],
+        60,
+        "the render to start",
+    )
+    return project, status, job_id
 
 
 def _renders_of(project) -> list[psutil.Process]:
@@ -147,17 +163,7 @@ def test_cancelling_a_running_job_stops_ffmpeg_and_publishes_nothing(
 ):
     workers.start(1)
     watcher()
-    project = make_project(root, media, "seq040", ["long24.mp4"])
-    request = project / "assembly.json"
-    request.write_bytes(
-        request_doc(LONG, resolution="640x360", quality_preset="high", output_format="mov")
-    )
-    status = StatusFile(request)
-    job_id = wait_for(
-        lambda: status.read().get("stage") == "render" and status.read()["job_id"],
-        60,
-        "the render to start",
-    )
+    project, status, job_id = _render_started(root, media, "seq040")
     wait_for(lambda: _renders_of(project), 30, "ffmpeg to be running")
     run = cancel_with_cli(service_settings, job_id)
     assert run.returncode == 0, run.stdout + run.stderr
@@ -174,13 +180,7 @@ def test_a_sigkilled_worker_fails_its_job_and_cleans_up(
 ):
     (worker,) = workers.start(1)
     watcher()
-    project = make_project(root, media, "seq050", ["long24.mp4"])
-    request = project / "assembly.json"
-    request.write_bytes(
-        request_doc(LONG, resolution="640x360", quality_preset="high", output_format="mov")
-    )
-    status = StatusFile(request)
-    wait_for(lambda: status.read().get("stage") == "render", 60, "the render to start")
+    project, status, job_id = _render_started(root, media, "seq050")
     wait_for(lambda: list((project / "exports").glob(".*partial*")), 30, "a partial file")
     worker.send_signal(signal.SIGKILL)
     # heartbeat_interval is 1 s: 10 s without beats (the floor), then a reconcile (1 s).
@@ -189,8 +189,7 @@ def test_a_sigkilled_worker_fails_its_job_and_cleans_up(
     assert error["code"] == "worker_died" and "died" in error["message"]
     wait_for(lambda: not _renders_of(project), 10, "the orphaned render to stop")
     assert list((project / "exports").iterdir()) == []
-    job = jobqueue.fetch(conn, status.read()["job_id"])
-    assert jobqueue.view(job)["state"] == "failed"
+    assert jobqueue.view(jobqueue.fetch(conn, job_id))["state"] == "failed"
     (entry,) = json.loads((project / "project.json").read_text())["assemblies"]
     assert entry["status"] == "failed" and entry["error"]["code"] == "worker_died"
 
@@ -203,17 +202,7 @@ def test_a_live_job_declared_dead_stops_and_leaves_the_verdict_alone(
     and not write "running" over the verdict anywhere."""
     (worker,) = workers.start(1)
     watcher()
-    project = make_project(root, media, "seq055", ["long24.mp4"])
-    request = project / "assembly.json"
-    request.write_bytes(
-        request_doc(LONG, resolution="640x360", quality_preset="high", output_format="mov")
-    )
-    status = StatusFile(request)
-    job_id = wait_for(
-        lambda: status.read().get("stage") == "render" and status.read()["job_id"],
-        60,
-        "the render to start",
-    )
+    project, status, job_id = _render_started(root, media, "seq055")
     wait_for(lambda: _renders_of(project), 30, "ffmpeg to be running")
     verdict = {"code": "worker_died", "message": "declared dead by the test"}
     mark_ended(jobqueue.fetch(conn, job_id), conn, "failed", verdict)
@@ -245,19 +234,12 @@ def test_a_stalled_worker_loses_its_job_and_its_horse_stops_cleanly(
     The reaper fails the job; the horse must stop on its own, not publish later."""
     (worker,) = workers.start(1, ASSEMBLYD_FANOUT_MIN_SEGMENTS="0")  # one horse does it all
     watcher()
-    project = make_project(root, media, "seq056", ["long24.mp4"])
-    request = project / "assembly.json"
     # Twelve distinct segments in 1080p ProRes: about twice what the reaper needs
     # (unstopped, the render takes 20 s or more here).
     shots = [{"path": "shots/long24.mp4", "in": i / 100} for i in range(12)]
     output = {"resolution": "1920x1080", "quality_preset": "high", "output_format": "mov"}
-    request.write_text(json.dumps({"shots": shots, "output": output}))
-    status = StatusFile(request)
-    job_id = wait_for(
-        lambda: status.read().get("stage") == "render" and status.read()["job_id"],
-        60,
-        "the render to start",
-    )
+    doc = json.dumps({"shots": shots, "output": output}).encode()
+    project, status, job_id = _render_started(root, media, "seq056", doc)
     (horse,) = wait_for(lambda: _horses_of(worker), 10, "the work horse")
     worker.send_signal(signal.SIGSTOP)
     try:
