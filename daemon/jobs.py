@@ -171,12 +171,13 @@ def encode_part(request_path: str, parent_id: str, shot_index: int) -> dict[str,
     cache = SegmentCache(cache_dir_for(path.parent, settings), settings.cache_max_bytes)
     key = cache.key(segment, plan)
     last = [0.0]
+    # Fetched once: its view comes from its meta, which ended() re-reads each time.
+    parent = fetch(conn, parent_id)
 
     def report(fraction: float) -> None:
         now = time.monotonic()
         if fraction >= 1.0 or now - last[0] >= settings.progress_interval:
             last[0] = now
-            parent = fetch(conn, parent_id)
             if (state := jobmeta.ended(parent)) and state != "finished":
                 raise Abandoned(state)  # the request failed or was canceled: stop
             fanout.report_part(conn, parent_id, shot_index, fraction)
