@@ -1,6 +1,6 @@
 """Fixtures: generated shots, the projects holding them and their render requests.
 
-Shots are made with ``daemon.samples.make_clip`` once, outside any timing.
+Shots are made with ``assemblyd.media.samples.make_clip`` once, outside any timing.
 """
 
 from __future__ import annotations
@@ -76,7 +76,7 @@ class Project:
 
 def generate(path: Path, spec: ClipSpec) -> None:
     """Write the clip ``spec`` describes to ``path`` (via a temporary file beside it)."""
-    from daemon.samples import make_clip
+    from assemblyd.media.samples import make_clip
 
     print(f"  generating {path}", file=sys.stderr)
     part = path.with_name(f".{path.stem}.part.mp4")

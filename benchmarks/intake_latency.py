@@ -19,11 +19,12 @@ import threading
 import time
 from pathlib import Path
 
-from daemon import jobqueue
-from daemon.intake import Intake
-from daemon.redis_server import EmbeddedRedis, connect
-from daemon.settings import load_settings
-from daemon.watcher import Watcher
+from assemblyd.queue import adapter
+from assemblyd.queue.connection import connect
+from assemblyd.queue.embedded import EmbeddedRedis
+from assemblyd.settings import load_settings
+from assemblyd.watch.intake import Intake
+from assemblyd.watch.watcher import Watcher
 
 
 def measure(mode: str, drops: int, stable: float, poll: float, workdir: Path) -> list[float]:
@@ -55,11 +56,11 @@ def measure(mode: str, drops: int, stable: float, poll: float, workdir: Path) ->
             temp = project / ".assembly.json.tmp"
             temp.write_bytes(content)
             request = project / "assembly.json"
-            job_id = jobqueue.job_id_for(request, content)
+            job_id = adapter.job_id_for(request, content)
             began = time.perf_counter()
             os.replace(temp, request)
             deadline = began + 60
-            while not jobqueue.exists(conn, job_id):
+            while not adapter.exists(conn, job_id):
                 if time.perf_counter() > deadline:
                     raise SystemExit(f"{mode}: drop {i} was not queued within 60 s")
                 time.sleep(0.005)

@@ -53,7 +53,7 @@ def fixtures(workdir: Path, case: str, shots: int) -> Path:
 def run_once(case: str, engine: str, request: Path) -> Run:
     project = request.parent
     if engine == "assemblyd":
-        cmd = [sys.executable, "-m", "daemon", "render", str(request), "-q"]
+        cmd = [sys.executable, "-m", "assemblyd", "render", str(request), "-q"]
         out = None
     else:
         out = project / f"baseline-{case}.mp4"

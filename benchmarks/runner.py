@@ -118,12 +118,12 @@ class Bench:
         cold: bool,
         stats: dict[str, int] | None = None,
     ) -> Run:
-        """``python -m daemon render REQUEST -q``, then check what it wrote and recorded."""
+        """``python -m assemblyd render REQUEST -q``, then check what it wrote and recorded."""
         folder = project.folder
         if cold:
             shutil.rmtree(folder / CACHE_DIR, ignore_errors=True)
         (folder / "project.json").unlink(missing_ok=True)  # one entry per run, no growth
-        cmd = [sys.executable, "-m", "daemon", "render", str(project.request(request)), "-q"]
+        cmd = [sys.executable, "-m", "assemblyd", "render", str(project.request(request)), "-q"]
         measured, load = self._measure(cmd, folder)
         result = measured.result
         problems = [] if result.returncode == 0 else [f"exit {result.returncode}"]

@@ -38,10 +38,11 @@ from websockets.asyncio.client import connect
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from daemon import jobqueue
-from daemon.redis_server import EmbeddedRedis
-from daemon.redis_server import connect as redis_connect
-from daemon.settings import load_settings
+from assemblyd.queue import adapter, events, views
+from assemblyd.queue.connection import connect as redis_connect
+from assemblyd.queue.embedded import EmbeddedRedis
+from assemblyd.settings import load_settings
+from assemblyd.stamps import now_iso
 
 QUEUE = "bench-ws"
 WS = "/api/v1/assembly/ws"
@@ -57,16 +58,16 @@ def free_port() -> int:
 def publisher(url: str, job_ids: list[str], rate: float, seconds: float, out: Any) -> None:
     """What RedisSink does for every running job: save the meta, publish the view."""
     conn = redis_connect(url)
-    jobs = [jobqueue.fetch(conn, job_id) for job_id in job_ids]
+    jobs = [adapter.fetch(conn, job_id) for job_id in job_ids]
     interval = 1.0 / (rate * len(jobs))
     sent, start = 0, time.monotonic()
     while (elapsed := time.monotonic() - start) < seconds:
         job = jobs[sent % len(jobs)]
         job.meta.update(stage="render", progress=round(min(99.0, elapsed / seconds * 99), 1))
         job.save_meta()
-        view = jobqueue.view(job)
+        view = views.view(job)
         view["sent_at"] = time.time()
-        conn.publish(jobqueue.CHANNEL, json.dumps(view))
+        conn.publish(events.CHANNEL, json.dumps(view))
         sent += 1
         # Absolute schedule: a slow publish does not slow the rate down.
         time.sleep(max(0.0, start + sent * interval - time.monotonic()))
@@ -210,9 +211,9 @@ def main() -> int:
         job_ids = []
         for i in range(args.jobs):
             request = state / "root" / f"shot{i:03d}" / "assembly.json"
-            job = jobqueue.enqueue(conn, settings, request, b'{"shots": ["a.mp4"]}')
+            job = adapter.enqueue(conn, settings, request, b'{"shots": ["a.mp4"]}')
             assert job is not None
-            job.meta.update(state="running", stage="render", started_at=jobqueue.now_iso())
+            job.meta.update(state="running", stage="render", started_at=now_iso())
             job.save_meta()
             job_ids.append(job.id)
         port = free_port()
@@ -225,7 +226,7 @@ def main() -> int:
         env.pop("ASSEMBLYD_API_TOKEN", None)
         with open(state / "web.log", "wb") as log:
             server_proc = subprocess.Popen(
-                [sys.executable, "-m", "daemon", "web", "--port", str(port)],
+                [sys.executable, "-m", "assemblyd", "web", "--port", str(port)],
                 env=env,
                 stdout=log,
                 stderr=log,

@@ -11,10 +11,14 @@ import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from types import FrameType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .errors import AssemblyError, Canceled, ValidationFailed, describe
 from .settings import Settings, install, load_settings
+from .states import JobState
+
+if TYPE_CHECKING:
+    from redis import Redis
 
 EXIT_OK, EXIT_FAILED, EXIT_INVALID, EXIT_CANCELED = 0, 1, 2, 130
 
@@ -52,11 +56,11 @@ def _stop_on_sigterm() -> None:
 
 
 def cmd_validate(args: argparse.Namespace) -> int:
-    from .pipeline import check
-    from .plan import make_plan
+    from .pipeline.plan import make_plan
+    from .pipeline.validate import validate
 
     settings = _settings(args)
-    validated = check(args.request, settings)
+    validated = validate(args.request, settings)
     plan = make_plan(validated, settings)
     out = validated.request.output
     print(
@@ -69,15 +73,14 @@ def cmd_validate(args: argparse.Namespace) -> int:
 
 def _render_here(request: Path, settings: Settings, quiet: bool = False) -> int:
     """Render ``request`` in this process, with a progress bar unless ``quiet``."""
-    from .pipeline import assemble
-    from .progress import Progress, TerminalBar
+    from .pipeline.progress import Progress, TerminalBar
+    from .pipeline.run import assemble
 
     _stop_on_sigterm()
     bar = None if quiet else TerminalBar(file=sys.stderr)
     progress = Progress(*([bar] if bar else []))
     try:
         result = assemble(request, settings, progress)
-        assert result is not None  # no hand-off in-process
     finally:
         if bar:
             bar.close()
@@ -90,7 +93,7 @@ def cmd_render(args: argparse.Namespace) -> int:
 
 
 def cmd_schema(args: argparse.Namespace) -> int:
-    from .request import json_schema
+    from .request.schema import json_schema
 
     text = json.dumps(json_schema(), indent=2) + "\n"
     if args.write:
@@ -101,7 +104,7 @@ def cmd_schema(args: argparse.Namespace) -> int:
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
-    from .samples import write_demo_project
+    from .media.samples import write_demo_project
 
     settings = _settings(args)
     print(f"Generating a sample project in {args.dir} ...", file=sys.stderr)
@@ -131,7 +134,7 @@ def cmd_up(args: argparse.Namespace) -> int:
     settings = _settings(args)
     _need_roots(settings)
     if args.demo:
-        from .samples import write_demo_project
+        from .media.samples import write_demo_project
 
         target = settings.roots[0] / "demo"
         if not target.exists():
@@ -144,30 +147,30 @@ def cmd_up(args: argparse.Namespace) -> int:
 
 
 def cmd_web(args: argparse.Namespace) -> int:
-    from web.server import serve
+    from assemblyd.web.server import serve
 
-    from .redis_server import redis_url
+    from .queue.connection import redis_url
 
     settings = _settings(args)
     return serve(settings, redis_url(settings))
 
 
 def cmd_worker(args: argparse.Namespace) -> int:
-    from .worker import run_worker
+    from .queue.worker import run_worker
 
     settings = _settings(args)
     run_worker(settings, burst=args.burst, max_jobs=args.max_jobs)
     return EXIT_OK
 
 
-def _connection(settings: Settings) -> Any:
-    from .redis_server import connect, redis_url
+def _connection(settings: Settings) -> Redis:
+    from .queue.connection import connect, redis_url
 
     return connect(redis_url(settings))
 
 
 def cmd_jobs(args: argparse.Namespace) -> int:
-    from .jobqueue import list_views
+    from .queue.views import list_views
 
     settings = _settings(args)
     views = list_views(_connection(settings), settings, state=args.state, project=args.project)
@@ -189,16 +192,17 @@ def cmd_jobs(args: argparse.Namespace) -> int:
 def cmd_cancel(args: argparse.Namespace) -> int:
     import time
 
-    from .jobqueue import cancel, fetch, view
+    from .queue.commands import cancel
+    from .queue.views import visible_view
 
     settings = _settings(args)
     conn = _connection(settings)
-    outcome = cancel(conn, args.job_id)
+    outcome = cancel(conn, settings, args.job_id)
     deadline = time.monotonic() + args.wait
-    state = view(fetch(conn, args.job_id))["state"]
-    while state != "canceled" and time.monotonic() < deadline:
+    state = visible_view(conn, settings, args.job_id)["state"]
+    while state != JobState.CANCELED and time.monotonic() < deadline:
         time.sleep(0.1)
-        state = view(fetch(conn, args.job_id))["state"]
+        state = visible_view(conn, settings, args.job_id)["state"]
     print(f"{args.job_id}: {state}" + ("" if state == "canceled" else f" ({outcome})"))
     return EXIT_OK if state == "canceled" else EXIT_FAILED
 
@@ -270,7 +274,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--max-jobs", type=int, help="exit after this many jobs (recycles memory)")
 
     p = add("jobs", cmd_jobs, "List jobs with their state and progress, newest first.")
-    p.add_argument("--state", choices=["queued", "running", "finished", "failed", "canceled"])
+    p.add_argument("--state", choices=[s.value for s in JobState])
     p.add_argument("--project", help="only jobs whose project path contains this")
     p.add_argument("--json", action="store_true")
 

@@ -1,15 +1,35 @@
 """The error hierarchy.
 
-Every failure the user can cause or meet is one of these. They carry data (a code,
-the shot index, the path) rather than pre-baked prose, and :func:`describe` is the
-single place where they become the words a user reads: in the terminal, in the
-status file, in ``project.json`` and over the API.
+Every failure the user can cause or meet is an :class:`AssemblyError` with a stable
+``code``. Errors carry data (the code, the shot index, the path) rather than
+pre-baked prose, and :func:`describe` is the single place where they become the
+words a user reads: in the terminal, in the status file, in ``project.json`` and
+over the API. :func:`error_record` is the one shape they are stored in.
 """
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
-from typing import Any
+from dataclasses import dataclass
+from typing import NotRequired, TypedDict
+
+
+class ProblemRecord(TypedDict):
+    code: str
+    reason: str
+    shot_index: NotRequired[int]
+    path: NotRequired[str]
+    field: NotRequired[str]
+
+
+class ErrorRecord(TypedDict):
+    """An error as stored in Redis, the status file and ``project.json``, and as sent
+    over the API: ``code`` is stable, ``message`` is for people."""
+
+    code: str
+    message: str
+    path: NotRequired[str]
+    shot_index: NotRequired[int]
+    problems: NotRequired[list[ProblemRecord]]
 
 
 @dataclass(frozen=True)
@@ -33,8 +53,15 @@ class Problem:
             where = self.path or "request"
         return f"{where}: {self.reason}"
 
-    def to_dict(self) -> dict[str, Any]:
-        return {k: v for k, v in asdict(self).items() if v is not None}
+    def to_dict(self) -> ProblemRecord:
+        record = ProblemRecord(code=self.code, reason=self.reason)
+        if self.shot_index is not None:
+            record["shot_index"] = self.shot_index
+        if self.path is not None:
+            record["path"] = self.path
+        if self.field is not None:
+            record["field"] = self.field
+        return record
 
 
 class AssemblyError(Exception):
@@ -57,13 +84,13 @@ class AssemblyError(Exception):
         if code:
             self.code = code
 
-    def to_dict(self) -> dict[str, Any]:
-        data: dict[str, Any] = {"code": self.code, "message": describe(self)}
+    def to_dict(self) -> ErrorRecord:
+        record = ErrorRecord(code=self.code, message=describe(self))
         if self.path is not None:
-            data["path"] = self.path
+            record["path"] = self.path
         if self.shot_index is not None:
-            data["shot_index"] = self.shot_index
-        return data
+            record["shot_index"] = self.shot_index
+        return record
 
 
 class ValidationFailed(AssemblyError):
@@ -75,10 +102,10 @@ class ValidationFailed(AssemblyError):
         super().__init__(f"{len(problems)} problem(s)", path=request_path)
         self.problems = problems
 
-    def to_dict(self) -> dict[str, Any]:
-        data = super().to_dict()
-        data["problems"] = [p.to_dict() for p in self.problems]
-        return data
+    def to_dict(self) -> ErrorRecord:
+        record = super().to_dict()
+        record["problems"] = [p.to_dict() for p in self.problems]
+        return record
 
 
 class ProbeError(AssemblyError):
@@ -125,12 +152,73 @@ class Abandoned(Canceled):
         self.state = state
 
 
+class TimedOut(AssemblyError):
+    code = "timeout"
+
+    def __init__(self, seconds: float | None) -> None:
+        super().__init__(f"the render ran past job_timeout ({seconds:g} s) and was stopped")
+
+
+class WorkerDied(AssemblyError):
+    code = "worker_died"
+
+    def __init__(self) -> None:
+        super().__init__(
+            "the worker running this job died (killed or crashed); its partial files "
+            "were removed. Delete the status file to run the request again."
+        )
+
+
+class Interrupted(AssemblyError):
+    """A shutdown stopped the job; it is put back and runs again at the next start."""
+
+    code = "interrupted"
+
+    def __init__(self) -> None:
+        super().__init__("interrupted by a shutdown; runs again at start")
+
+
 class JobNotFound(AssemblyError):
     code = "job_not_found"
 
 
 class JobAlreadyEnded(AssemblyError):
     code = "job_already_ended"
+
+
+class RequestBusy(AssemblyError):
+    """A submission would replace a request whose job has not ended."""
+
+    code = "request_busy"
+
+    def __init__(self, reason: str, job_id: str) -> None:
+        super().__init__(reason)
+        self.job_id = job_id
+
+
+class AlreadyProcessed(AssemblyError):
+    code = "already_processed"
+
+
+class WriteFailed(AssemblyError):
+    """A file the daemon must write (a submitted request) could not be written."""
+
+    code = "write_failed"
+
+
+class ServiceError(AssemblyError):
+    """The daemon's own machinery cannot work: Redis unreachable, a socket taken."""
+
+    code = "service_error"
+
+
+class InternalError(AssemblyError):
+    """Anything that is not an :class:`AssemblyError`: a bug, or the environment."""
+
+    code = "internal_error"
+
+    def __init__(self, exc: BaseException) -> None:
+        super().__init__(f"internal error: {type(exc).__name__}: {exc}")
 
 
 def describe(exc: BaseException) -> str:
@@ -150,4 +238,17 @@ def describe(exc: BaseException) -> str:
         return exc.reason
     # Anything else is a bug or an environment failure; say so plainly rather
     # than dumping a traceback on a user who cannot act on it.
-    return f"internal error: {type(exc).__name__}: {exc}"
+    return InternalError(exc).reason
+
+
+def as_assembly_error(exc: BaseException) -> AssemblyError:
+    """``exc`` as one of ours: Ctrl-C is a cancel, anything unexpected an internal error."""
+    if isinstance(exc, AssemblyError):
+        return exc
+    if isinstance(exc, KeyboardInterrupt):
+        return Canceled("interrupted")
+    return InternalError(exc)
+
+
+def error_record(exc: BaseException) -> ErrorRecord:
+    return as_assembly_error(exc).to_dict()

@@ -1,8 +1,8 @@
 """``assemblyd up`` and ``assemblyd watch``: the daemon and its helpers, as one service.
 
 One process owns everything it starts: the embedded redis-server (when no Redis URL
-is configured), the worker processes and the watch loop (and, with issue 4, the web
-app). SIGINT or SIGTERM stops them all in order; every child is also set to die
+is configured), the worker processes, the watch loop and the web app. SIGINT or
+SIGTERM stops them all in order; every child is also set to die
 with this process, so even a SIGKILL leaves no redis-server, worker or ffmpeg.
 
 A render interrupted by the shutdown is put back: its job is removed from Redis and
@@ -11,7 +11,6 @@ its status file says ``queued`` again, so the next start runs it from scratch.
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import os
 import signal
@@ -19,24 +18,15 @@ import subprocess
 import sys
 import threading
 import time
-from pathlib import Path
 from types import FrameType
 
-from redis import Redis
-from rq.registry import StartedJobRegistry
-from rq.serializers import JSONSerializer
-
-from . import fanout, jobqueue
-from .errors import JobNotFound
-from .intake import Intake
 from .lifecycle import die_with_parent
-from .project import ProjectFile
-from .publish import remove_partials
-from .redis_server import EmbeddedRedis, connect
-from .settings import Settings, map_path
-from .status import StatusFile
-from .watcher import ObserverFailed, Watcher
-from .worker import worker_name_for
+from .queue.connection import connect
+from .queue.embedded import EmbeddedRedis
+from .queue.reaper import requeue_interrupted
+from .settings import Settings
+from .watch.intake import Intake
+from .watch.watcher import Watcher
 
 log = logging.getLogger(__name__)
 
@@ -65,7 +55,7 @@ class Service:
         # Own session, so that a terminal's Ctrl-C reaches only us and the
         # shutdown below happens in order; die_with_parent covers our own death.
         return subprocess.Popen(
-            [sys.executable, "-m", "daemon", "worker"],
+            [sys.executable, "-m", "assemblyd", "worker"],
             env=env,
             stdin=subprocess.DEVNULL,
             start_new_session=True,
@@ -96,7 +86,8 @@ class Service:
             if thread:
                 thread.start()
             if self.web:
-                from web.server import WebServer
+                # The web app (and uvicorn) only when asked for: `assemblyd watch` stays lean.
+                from assemblyd.web.server import WebServer
 
                 server = WebServer(self.settings, url)
                 server.start()
@@ -127,7 +118,8 @@ class Service:
                 log.exception("could not requeue interrupted jobs")
             if embedded:
                 embedded.stop()
-        return 1 if isinstance(self.failure, ObserverFailed | OSError) else 0
+        # Any failure of our own machinery is a non-zero exit, for systemd to restart us.
+        return 1 if self.failure is not None else 0
 
     def _stop_workers(self) -> None:
         alive = [p for p in self.workers if p.poll() is None]
@@ -145,40 +137,3 @@ class Service:
             except subprocess.TimeoutExpired:
                 proc.kill()
                 proc.wait()
-
-
-def requeue_interrupted(conn: Redis, settings: Settings, worker_pids: list[int]) -> list[str]:
-    """Put back the jobs our stopped workers were running: the next start redoes them."""
-    ours = {worker_name_for(pid) for pid in worker_pids}
-    registry = StartedJobRegistry(settings.queue_name, connection=conn, serializer=JSONSerializer)
-    requeued = []
-    for job_id in registry.get_job_ids(cleanup=False):
-        try:
-            job = jobqueue.fetch(conn, job_id)
-        except JobNotFound:
-            continue
-        if job.worker_name not in ours:
-            continue
-        # A part or the join of a split request: it is the request that goes back.
-        root = jobqueue.fetch(conn, job.meta["parent"]) if job.meta.get("parent") else job
-        if root.id in requeued:
-            continue
-        for child_id in fanout.children(root.meta):
-            with contextlib.suppress(JobNotFound):
-                jobqueue.fetch(conn, child_id).delete()
-        request = Path(map_path(root.meta["request"], settings))
-        root.delete()
-        StatusFile(request).write(
-            job_id=root.id,
-            state="queued",
-            stage="queued",
-            progress=0.0,
-            error={
-                "code": "interrupted",
-                "message": "interrupted by a shutdown; runs again at start",
-            },
-        )
-        remove_partials(request.parent, root.id)
-        ProjectFile(request.parent).update(root.id, status="interrupted")
-        requeued.append(root.id)
-    return requeued

@@ -3,15 +3,27 @@
 from __future__ import annotations
 
 import json
+import os
 import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import uuid
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from daemon.samples import make_clip
-from daemon.settings import Settings
+from assemblyd.media.samples import make_clip
+from assemblyd.queue.connection import connect
+from assemblyd.queue.embedded import EmbeddedRedis
+from assemblyd.settings import Settings
+from assemblyd.watch.intake import Intake
+from assemblyd.watch.watcher import Watcher
 
 #: name -> make_clip arguments. Tiny on purpose: the suite renders dozens of times.
 CLIPS: dict[str, dict[str, Any]] = {
@@ -89,7 +101,7 @@ def media(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def _faststart(path: Path) -> None:
     import subprocess
 
-    from daemon.samples import ffmpeg
+    from assemblyd.media.ffmpeg import binary as ffmpeg
 
     tmp = path.with_suffix(".tmp.mp4")
     subprocess.run(
@@ -153,19 +165,6 @@ def write_request(project: Path) -> Callable[..., Path]:
 
 
 # --- services: a real redis-server, real RQ workers, real watchdog observers ---------
-
-import os  # noqa: E402
-import signal  # noqa: E402
-import subprocess  # noqa: E402
-import sys  # noqa: E402
-import tempfile  # noqa: E402
-import threading  # noqa: E402
-import time  # noqa: E402
-import uuid  # noqa: E402
-
-from daemon.intake import Intake  # noqa: E402
-from daemon.redis_server import EmbeddedRedis, connect  # noqa: E402
-from daemon.watcher import Watcher  # noqa: E402
 
 
 def wait_for(predicate: Callable[[], Any], timeout: float = 30.0, what: str = "condition") -> Any:
@@ -244,7 +243,7 @@ class Workers:
         """``env`` adds variables, e.g. ``ASSEMBLYD_FANOUT_MIN_SEGMENTS="0"``."""
         new = [
             subprocess.Popen(
-                [sys.executable, "-m", "daemon", "worker"],
+                [sys.executable, "-m", "assemblyd", "worker"],
                 env={**service_env(self.settings), **env},
                 stdin=subprocess.DEVNULL,
             )
@@ -333,7 +332,7 @@ def request_doc(shots: list[str], **output: Any) -> bytes:
 def cancel_with_cli(settings: Settings, job_id: str) -> subprocess.CompletedProcess[str]:
     """`assemblyd cancel JOB_ID`, as a user types it."""
     return subprocess.run(
-        [sys.executable, "-m", "daemon", "cancel", job_id],
+        [sys.executable, "-m", "assemblyd", "cancel", job_id],
         env=service_env(settings),
         capture_output=True,
         text=True,

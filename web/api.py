@@ -10,18 +10,18 @@ import os
 from pathlib import Path
 from typing import Any
 
-from redis.exceptions import RedisError
-from rq import Worker
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import FileResponse, JSONResponse, Response
 
-from daemon import jobqueue
-from daemon.settings import map_path
-from daemon.status import STATES
+from assemblyd.queue import commands, views
+from assemblyd.settings import map_path
+from assemblyd.states import TERMINAL, JobState, Stage
 
 from .errors import ApiError
 from .state import WebState, web_state
+
+STATES = [s.value for s in JobState]
 
 #: Folders listed for the submit form; a root with more is a NAS, not a project tree.
 MAX_PROJECTS = 2000
@@ -57,9 +57,9 @@ async def cancel_job(request: Request) -> Response:
     web = web_state(request)
     job_id = request.path_params["id"]
 
-    def cancel() -> tuple[str, dict[str, Any]]:
+    def cancel() -> tuple[str, views.JobView]:
         web.own_job(job_id)  # 404 for other queues' jobs too
-        outcome = jobqueue.cancel(web.conn, job_id)
+        outcome = commands.cancel(web.conn, web.settings, job_id)
         return outcome, web.own_view(job_id)
 
     outcome, view = await run_in_threadpool(cancel)
@@ -77,11 +77,11 @@ async def get_export(request: Request) -> Response:
             view["state"], f"it is {view['state']}; the export appears when it finishes"
         )
         raise ApiError(409, "export_not_ready", f"job {view['id']} has no export: {why}")
-    project = Path(map_path(view["project"], web.settings)).resolve()
-    path = (project / view["export"]).resolve()
     # Only the job's own export, inside its project's exports/: a tampered meta
     # in Redis must not turn this into a way to read any file.
-    if not path.is_relative_to(project / "exports") or not path.is_file():
+    project = Path(map_path(view["project"] or "", web.settings)).resolve()
+    path = (project / view["export"]).resolve()
+    if not view["project"] or not path.is_relative_to(project / "exports") or not path.is_file():
         raise ApiError(
             404,
             "export_missing",
@@ -93,25 +93,20 @@ async def get_export(request: Request) -> Response:
 
 async def healthz(request: Request) -> Response:
     web = web_state(request)
-    body = await run_in_threadpool(_health, web)
-    body["clients"] = len(web.hub.subscribers)
-    return JSONResponse(body, status_code=200 if body["redis"] else 503)
+    health = await run_in_threadpool(views.health, web.conn, web.settings)
+    body = {**health, "clients": len(web.hub.subscribers)}
+    return JSONResponse(body, status_code=200 if health["redis"] else 503)
 
 
-def _health(web: WebState) -> dict[str, Any]:
-    try:
-        web.conn.ping()
-        watchers = jobqueue.live_watchers(web.conn)
-        queue = jobqueue.open_queue(web.conn, web.settings)
-        workers = Worker.count(connection=web.conn, queue=queue)
-    except (RedisError, OSError):
-        return {"redis": False, "watchers": [], "watcher_alive": False, "workers": 0}
-    return {
-        "redis": True,
-        "watchers": watchers,
-        "watcher_alive": any(w.get("observers_alive") for w in watchers),
-        "workers": workers,
-    }
+async def states(request: Request) -> Response:
+    """The job states and stages, for the dashboard: it keeps no copy of its own."""
+    return JSONResponse(
+        {
+            "states": STATES,
+            "terminal": [s for s in STATES if s in TERMINAL],
+            "stages": [s.value for s in Stage],
+        }
+    )
 
 
 async def list_projects(request: Request) -> Response:

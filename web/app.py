@@ -15,8 +15,8 @@ from starlette.routing import BaseRoute, Mount, Route, WebSocketRoute
 from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from daemon.redis_server import connect
-from daemon.settings import Settings
+from assemblyd.queue.connection import connect
+from assemblyd.settings import Settings
 
 from . import api, sse, submit, ws
 from .auth import Guard
@@ -73,6 +73,7 @@ def routes() -> list[BaseRoute]:
         Route("/", dashboard, methods=["GET"]),
         Route("/healthz", api.healthz, methods=["GET"]),
         Route("/openapi.json", openapi, methods=["GET"]),
+        Route(f"{API}/states", api.states, methods=["GET"]),
         Route(f"{API}/process", submit.process, methods=["POST"]),
         Route(f"{API}/jobs", api.list_jobs, methods=["GET"]),
         Route(f"{API}/jobs/{{id}}", api.get_job, methods=["GET"]),
@@ -103,7 +104,7 @@ def create_app(settings: Settings, redis_url: str, *, linger: float = 5.0) -> St
             Middleware(Guard, token=settings.api_token),
             Middleware(BodyLimit, limit=settings.max_request_bytes),
         ],
-        exception_handlers=HANDLERS,  # type: ignore[arg-type]
+        exception_handlers=HANDLERS,
         lifespan=lifespan,
     )
     app.state.web = web

@@ -1,7 +1,7 @@
 """API errors: one JSON shape, ``{"code": ..., "message": ...}``, with stable codes.
 
 Clients branch on ``code``; ``message`` is for people and may change wording.
-The daemon's own errors (:mod:`daemon.errors`) carry their codes through unchanged.
+The daemon's own errors (:mod:`assemblyd.errors`) carry their codes through unchanged.
 """
 
 from __future__ import annotations
@@ -12,12 +12,22 @@ from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
-from daemon.errors import AssemblyError, JobAlreadyEnded, JobNotFound, ValidationFailed, describe
+from assemblyd.errors import (
+    AlreadyProcessed,
+    AssemblyError,
+    JobAlreadyEnded,
+    JobNotFound,
+    RequestBusy,
+    ValidationFailed,
+    describe,
+)
 
-#: HTTP status of each daemon error the API lets through.
+#: HTTP status of each daemon error the API lets through; others are 500.
 _STATUS: dict[type[AssemblyError], int] = {
     JobNotFound: 404,
     JobAlreadyEnded: 409,
+    RequestBusy: 409,
+    AlreadyProcessed: 409,
     ValidationFailed: 422,
 }
 
@@ -47,8 +57,9 @@ async def _api_error(request: Request, exc: Exception) -> Response:
 
 async def _assembly_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, AssemblyError)
-    body = exc.to_dict()
-    body["message"] = describe(exc)
+    body: dict[str, Any] = {**exc.to_dict(), "message": describe(exc)}
+    if isinstance(exc, RequestBusy):
+        body["job_id"] = exc.job_id
     return JSONResponse(body, status_code=_STATUS.get(type(exc), 500))
 
 

@@ -1,6 +1,6 @@
 """Live job views: one Redis pub/sub listener per process, fanned out to every client.
 
-Workers publish a job view on :data:`daemon.jobqueue.CHANNEL` at each change. The
+Workers publish a job view on :data:`assemblyd.queue.events.CHANNEL` at each change. The
 :class:`Hub` holds the only subscription to it and hands each view to every
 :class:`~web.mailbox.Subscriber` (a WebSocket or an SSE stream), which keeps only
 the latest view per job: a slow client never makes the server hold more.
@@ -25,7 +25,8 @@ from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
 from starlette.concurrency import run_in_threadpool
 
-from daemon.jobqueue import CHANNEL
+from assemblyd.queue.events import CHANNEL
+from assemblyd.queue.views import parse_view
 
 from .mailbox import Subscriber, View
 
@@ -115,13 +116,13 @@ class Hub:
 
     def _fan_out(self, data: bytes) -> None:
         try:
-            view = json.loads(data)
+            view = parse_view(json.loads(data))
         except ValueError:
-            log.warning("live updates: ignoring a message that is not JSON")
+            view = None
+        if view is None:
+            log.warning("live updates: ignoring a message that is not a job view")
             return
-        if not isinstance(view, dict) or "id" not in view:
-            return
-        if view.get("queue", self.queue) != self.queue:
+        if view["queue"] != self.queue:
             return  # another queue sharing this Redis
         for sub in list(self.subscribers):
             sub.offer(view)

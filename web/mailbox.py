@@ -10,15 +10,24 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Literal
+from typing import Literal, Protocol
 
 from redis.exceptions import RedisError
 
-if TYPE_CHECKING:
-    from .live import Hub
+from assemblyd.queue.views import JobView
+from assemblyd.states import TERMINAL, JobState
 
-View = dict[str, Any]
-_RANK = {"queued": 0, "running": 1, "finished": 2, "failed": 2, "canceled": 2}
+View = JobView
+_RANK = {state.value: 2 if state in TERMINAL else 1 for state in JobState} | {JobState.QUEUED: 0}
+
+
+class Source(Protocol):
+    """Where a mailbox gets its snapshots (the live hub)."""
+
+    @property
+    def connected(self) -> bool: ...
+
+    async def snapshot(self) -> list[View]: ...
 
 
 def supersedes(new: View, old: View) -> bool:
@@ -43,10 +52,9 @@ class Batch:
 class Subscriber:
     """One client's mailbox: latest view per job, plus 'snapshot due' and 'Redis up/down'."""
 
-    def __init__(self, hub: Hub, job: str | None) -> None:
+    def __init__(self, hub: Source, job: str | None) -> None:
         self.hub, self.job = hub, job
         self.pending: dict[str, View] = {}
-        self.high_water = 0  # the most views ever waiting at once: tests check the bound
         self.closed = False
         self._resync = True
         self._status: bool | None = None
@@ -58,7 +66,6 @@ class Subscriber:
             return
         old = self.pending.pop(view["id"], None)
         self.pending[view["id"]] = old if old and not supersedes(view, old) else view
-        self.high_water = max(self.high_water, len(self.pending))
         self._wake.set()
 
     def resync(self) -> None:

@@ -12,7 +12,8 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
-from daemon.request import AssemblyRequest
+from assemblyd.request.model import AssemblyRequest
+from assemblyd.states import JobState, Stage
 
 
 def _ref(name: str) -> dict[str, str]:
@@ -58,14 +59,8 @@ SCHEMAS: dict[str, Any] = {
         "type": "object",
         "properties": {
             "id": {"type": "string"},
-            "state": {
-                "type": "string",
-                "enum": ["queued", "running", "finished", "failed", "canceled"],
-            },
-            "stage": {
-                "type": "string",
-                "description": "queued, probe, plan, render, verify, publish, done",
-            },
+            "state": {"type": "string", "enum": [s.value for s in JobState]},
+            "stage": {"type": "string", "enum": [s.value for s in Stage]},
             "progress": {"type": "number", "minimum": 0, "maximum": 100},
             "project": _NULL_STR,
             "request": _NULL_STR,
@@ -197,6 +192,24 @@ PATHS: dict[str, Any] = {
                 "200": {"description": "the video file"},
                 "404": _json(_ERR, "job_not_found, export_missing"),
                 "409": _json(_ERR, "export_not_ready"),
+            },
+        }
+    },
+    "/api/v1/assembly/states": {
+        "get": {
+            "summary": "The job states (and which are terminal) and the stages, in order.",
+            "responses": {
+                "200": _json(
+                    {
+                        "type": "object",
+                        "properties": {
+                            "states": {"type": "array", "items": {"type": "string"}},
+                            "terminal": {"type": "array", "items": {"type": "string"}},
+                            "stages": {"type": "array", "items": {"type": "string"}},
+                        },
+                    },
+                    "ok",
+                )
             },
         }
     },

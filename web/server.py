@@ -22,8 +22,8 @@ from types import FrameType
 import uvicorn
 from starlette.applications import Starlette
 
-from daemon.errors import AssemblyError
-from daemon.settings import Settings
+from assemblyd.errors import AssemblyError
+from assemblyd.settings import Settings
 
 from .app import create_app
 from .auth import is_loopback, redact_logs

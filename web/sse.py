@@ -11,13 +11,13 @@ from __future__ import annotations
 import asyncio
 import json
 from collections.abc import AsyncIterator
-from typing import Any
 
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 
-from daemon.status import TERMINAL
+from assemblyd.queue.views import JobView
+from assemblyd.states import TERMINAL
 
 from .mailbox import Batch, Subscriber
 from .state import web_state
@@ -53,7 +53,7 @@ async def progress_stream(request: Request) -> Response:
     )
 
 
-async def _stream(sub: Subscriber, first: dict[str, Any]) -> AsyncIterator[str]:
+async def _stream(sub: Subscriber, first: JobView) -> AsyncIterator[str]:
     last = {k: first.get(k) for k in _FIELDS}
     yield f"data: {json.dumps(last)}\n\n"
     if last["state"] in TERMINAL:

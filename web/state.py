@@ -3,15 +3,14 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
 
 from redis import Redis
 from rq.job import Job
 from starlette.requests import HTTPConnection
 
-from daemon import jobqueue
-from daemon.errors import JobNotFound
-from daemon.settings import Settings
+from assemblyd.queue import views
+from assemblyd.queue.views import JobView
+from assemblyd.settings import Settings
 
 from .live import Hub
 
@@ -25,35 +24,13 @@ class WebState:
     # The methods below block on Redis: call them through run_in_threadpool.
 
     def own_job(self, job_id: str) -> Job:
-        """The job, if users may see it: it is on this app's queue (another queue
-        sharing the Redis is someone else's business) and it is not a piece of
-        another job (fan-out's part and join jobs act for their parent)."""
-        job = jobqueue.fetch(self.conn, job_id)
-        if job.origin != self.settings.queue_name or _is_piece(job):
-            raise JobNotFound(f"no job with id {job_id}")
-        return job
+        return views.visible_job(self.conn, self.settings, job_id)
 
-    def own_view(self, job_id: str) -> dict[str, Any]:
-        return jobqueue.view(self.own_job(job_id))
+    def own_view(self, job_id: str) -> JobView:
+        return views.view(self.own_job(job_id))
 
-    def list_views(
-        self, state: str | None = None, project: str | None = None
-    ) -> list[dict[str, Any]]:
-        """As :func:`daemon.jobqueue.list_views`, without fan-out's pieces."""
-        views = [
-            jobqueue.view(j)
-            for j in jobqueue.all_jobs(self.conn, self.settings)
-            if not _is_piece(j)
-        ]
-        if state:
-            views = [v for v in views if v["state"] == state]
-        if project:
-            views = [v for v in views if v["project"] and project in v["project"]]
-        return sorted(views, key=lambda v: v["queued_at"] or "", reverse=True)
-
-
-def _is_piece(job: Job) -> bool:
-    return bool((job.meta or {}).get("parent"))
+    def list_views(self, state: str | None = None, project: str | None = None) -> list[JobView]:
+        return views.list_views(self.conn, self.settings, state, project)
 
 
 def web_state(conn: HTTPConnection) -> WebState:

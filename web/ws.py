@@ -21,7 +21,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.responses import JSONResponse
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
-from daemon.errors import JobNotFound
+from assemblyd.errors import JobNotFound
 
 from .auth import deny_websocket
 from .mailbox import Batch, Subscriber

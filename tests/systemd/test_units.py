@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from daemon.settings import Settings
+from assemblyd.settings import Settings
 
 REPO = Path(__file__).resolve().parents[2]
 UNITS = REPO / "systemd"

@@ -10,9 +10,9 @@ from typing import Any
 import httpx
 import pytest
 
-from daemon.settings import Settings
+from assemblyd.settings import Settings
+from assemblyd.web.server import WebServer
 from tests.conftest import make_project
-from web.server import WebServer
 
 
 class App:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from daemon import jobqueue
+from assemblyd.queue import adapter
 from tests.conftest import wait_for
 from tests.web.conftest import SMALL
 
@@ -53,7 +53,7 @@ def test_unknown_jobs_are_404_everywhere(app):
 
 def test_jobs_of_another_queue_are_not_ours(app, conn, service_settings, root):
     other = service_settings.model_copy(update={"queue_name": service_settings.queue_name + "-x"})
-    job = jobqueue.enqueue(conn, other, root / "elsewhere" / "assembly.json", b"{}")
+    job = adapter.enqueue(conn, other, root / "elsewhere" / "assembly.json", b"{}")
     assert job is not None
     assert app.http.get(f"{API}/jobs/{job.id}").status_code == 404
     assert app.http.delete(f"{API}/jobs/{job.id}").status_code == 404

@@ -10,7 +10,7 @@ import pytest
 from websockets.exceptions import InvalidStatus
 from websockets.sync.client import connect as ws_connect
 
-from web.auth import COOKIE, RedactTokens
+from assemblyd.web.auth import COOKIE, RedactTokens
 
 TOKEN = "s3cret-token-0123456789"
 API = "/api/v1/assembly"

@@ -18,7 +18,7 @@ from typing import Any
 
 import pytest
 
-from daemon.intake import Intake
+from assemblyd.queue.admission import admit
 from tests.conftest import wait_for
 from tests.web.conftest import LONG_OUTPUT, SMALL
 
@@ -191,7 +191,7 @@ def test_the_dashboard_with_jobs_in_every_state(
     (failing / "assembly.json").write_text(
         json.dumps({"shots": ["shots/wide24.mp4", "shots/sh040_v2.mov"], "output": SMALL})
     )
-    Intake(conn, service_settings).process(failing / "assembly.json")
+    admit(conn, service_settings, failing / "assembly.json")
     wait_for(
         lambda: (
             {v["state"] for v in api.get("/api/v1/assembly/jobs").json()["jobs"]}

@@ -12,8 +12,9 @@ import httpx
 import pytest
 from websockets.sync.client import connect as ws_connect
 
-from daemon import jobqueue
-from daemon.redis_server import EmbeddedRedis, connect
+from assemblyd.queue import adapter, events
+from assemblyd.queue.connection import connect
+from assemblyd.queue.embedded import EmbeddedRedis
 from tests.web.conftest import SMALL
 
 WS = "/api/v1/assembly/ws"
@@ -44,7 +45,7 @@ def test_after_a_redis_restart_clients_get_a_fresh_snapshot(start_app, private_r
         # A change whose message the client never gets, as one published while
         # the listener was cut off would be.
         conn = connect(private_redis.url)
-        job = jobqueue.fetch(conn, job_id)
+        job = adapter.fetch(conn, job_id)
         job.meta.update(progress=42.0)
         job.save_meta()
         private_redis.stop()
@@ -57,7 +58,7 @@ def test_after_a_redis_restart_clients_get_a_fresh_snapshot(start_app, private_r
         fresh = recv()
         assert fresh["type"] == "snapshot"  # the appendonly file brought the job back
         assert [(v["id"], v["progress"]) for v in fresh["jobs"]] == [(job_id, 42.0)]
-        jobqueue.publish(conn, {**fresh["jobs"][0], "progress": 43.0})
+        events.publish(conn, {**fresh["jobs"][0], "progress": 43.0})
         assert recv()["jobs"][0]["progress"] == 43.0
         assert httpx.get(app.url + "/healthz", timeout=30).json()["redis"] is True
 

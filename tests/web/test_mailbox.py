@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-from web.mailbox import Subscriber, supersedes
+from assemblyd.web.mailbox import Subscriber, supersedes
 
 
 def _view(state: str, progress: float, queued_at: str = "t1", job: str = "asm-1") -> dict[str, Any]:
@@ -33,7 +33,7 @@ def test_a_mailbox_holds_one_view_per_job_however_many_arrive():
     for i in range(10_000):
         sub.offer(_view("running", i / 100, job=f"asm-{i % 3}"))
     sub.offer(_view("running", 5.0, job="asm-0"))  # a late, older message: ignored
-    assert sub.high_water == 3
+    assert len(sub.pending) == 3
     assert sub.pending["asm-0"]["progress"] == 99.99  # i = 9999, the last for asm-0
 
     async def drain() -> list[Any]:

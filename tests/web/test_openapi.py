@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from starlette.routing import Mount, Route, WebSocketRoute
 
-from web.app import routes
+from assemblyd.web.app import routes
 
 
 def _routes() -> set[tuple[str, str]]:
@@ -47,7 +47,7 @@ def test_every_reference_resolves(app):
 
 
 def test_the_submission_schema_is_the_request_models(app):
-    from daemon.request import AssemblyRequest
+    from assemblyd.request.model import AssemblyRequest
 
     schemas = app.http.get("/openapi.json").json()["components"]["schemas"]
     fields = set(AssemblyRequest.model_json_schema(by_alias=True)["properties"])

@@ -15,10 +15,10 @@ import pytest
 from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import connect as ws_connect
 
-from daemon.errors import AssemblyError
+from assemblyd.errors import AssemblyError
+from assemblyd.web.server import InsecureBind, WebServer, check_bind, serve
 from tests.conftest import service_env, wait_for
 from tests.web.conftest import SMALL
-from web.server import InsecureBind, WebServer, check_bind, serve
 
 
 def test_port_zero_gets_a_real_port_and_stop_frees_it(app):
@@ -79,7 +79,7 @@ def _web_command(service_settings, *args: str) -> subprocess.Popen[str]:
     env = {**service_env(service_settings), "ASSEMBLYD_LOG_LEVEL": "INFO"}
     env.pop("ASSEMBLYD_API_TOKEN", None)
     return subprocess.Popen(
-        [sys.executable, "-m", "daemon", "web", *args],
+        [sys.executable, "-m", "assemblyd", "web", *args],
         env=env,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,

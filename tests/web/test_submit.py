@@ -8,8 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from daemon import jobqueue
-from daemon.status import StatusFile
+from assemblyd.queue import adapter
+from assemblyd.queue.admission import admit
+from assemblyd.records.status import StatusFile
 from tests.web.conftest import SMALL
 
 
@@ -31,14 +32,13 @@ def test_a_submission_writes_the_request_and_queues_it_like_a_drop(
     content = request.read_bytes()
     assert json.loads(content) == {"shots": ["shots/wide24.mp4"], "output": SMALL}
     # The job-id rule of a dropped file: path and content.
-    assert job["id"] == jobqueue.job_id_for(request, content)
+    assert job["id"] == adapter.job_id_for(request, content)
     assert job["project"] == str(request.parent) and job["request"] == str(request)
     assert StatusFile(request).read()["state"] == "queued"
     assert _leftovers(request.parent) == []
     # The watcher, seeing the file later, finds the job already there.
-    from daemon.intake import Intake
 
-    assert Intake(conn, service_settings).process(request) == "known"
+    assert admit(conn, service_settings, request) == "known"
 
 
 def test_the_same_request_twice_is_the_same_job(app, project_with):

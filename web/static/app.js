@@ -4,9 +4,11 @@
 "use strict";
 
 const API = "/api/v1/assembly";
-const TERMINAL = new Set(["finished", "failed", "canceled"]);
-const RANK = { queued: 0, running: 1, finished: 2, failed: 2, canceled: 2 };
-const STATE_LABEL = { queued: "Queued", running: "Running", finished: "Finished", failed: "Failed", canceled: "Canceled" };
+// The job states come from the server (GET /states), never from a copy kept here.
+let STATES = [];
+let TERMINAL = new Set();
+const RANK = {}; // queued 0, running 1, ended 2: a later state never steps back
+const label = (state) => state.charAt(0).toUpperCase() + state.slice(1);
 const ERROR_TITLE = {
   invalid_request: "Invalid request", unreadable_media: "Unreadable media", render_failed: "Render failed",
   verify_failed: "Export did not verify", publish_failed: "Could not publish", canceled: "Canceled",
@@ -74,7 +76,7 @@ function paint(entry) {
   const state = v.state || "queued";
   row.dataset.state = state;
   const badge = $(".badge", row);
-  badge.textContent = STATE_LABEL[state] || state;
+  badge.textContent = label(state);
   const p = parts(v.project);
   $(".p-name", row).textContent = p.name;
   $(".p-name", row).title = v.project || "";
@@ -202,7 +204,8 @@ function applyFilter(entry) {
 }
 
 function refreshCounts() {
-  const n = { "": 0, queued: 0, running: 0, finished: 0, failed: 0, canceled: 0 };
+  const n = { "": 0 };
+  for (const s of STATES) n[s] = 0;
   for (const { view } of jobs.values()) { n[""]++; n[view.state] = (n[view.state] || 0) + 1; }
   for (const b of document.querySelectorAll("#filters button")) $("b", b).textContent = n[b.dataset.state] || "";
   $("#counters").innerHTML =
@@ -452,8 +455,34 @@ setInterval(() => { // clocks of live jobs every second; "3 min ago" of the rest
   ticks++;
   for (const e of jobs.values()) if (!TERMINAL.has(e.view.state) || ticks % 20 === 0) paintTimes(e);
 }, 1000);
+async function loadStates() {
+  for (;;) {
+    try {
+      const r = await fetch(`${API}/states`);
+      if (r.status === 401) { location.assign("/"); return false; }
+      if (r.ok) {
+        const body = await r.json();
+        STATES = body.states;
+        TERMINAL = new Set(body.terminal);
+        for (const s of STATES) RANK[s] = TERMINAL.has(s) ? 2 : s === STATES[0] ? 0 : 1;
+        // Filter buttons, busiest first: what is moving, then what waits, then the rest.
+        const order = [...STATES.filter((s) => !TERMINAL.has(s)).reverse(), ...STATES.filter((s) => TERMINAL.has(s))];
+        $("#filters").append(...order.map((s) => {
+          const b = document.createElement("button");
+          b.type = "button";
+          b.dataset.state = s;
+          b.setAttribute("aria-pressed", "false");
+          b.append(label(s) + " ", document.createElement("b"));
+          return b;
+        }));
+        return true;
+      }
+    } catch { /* the server is starting or away: try again */ }
+    await new Promise((done) => setTimeout(done, 1000));
+  }
+}
+
 setInterval(health, 10000);
 health();
 loadProjects();
-connect();
-refreshCounts();
+loadStates().then((ok) => { if (ok) { connect(); refreshCounts(); } });

@@ -1,0 +1,1 @@
+"""Media files: running ffmpeg, probing sources, and generating sample clips."""

@@ -1,0 +1,98 @@
+"""A run's entry in ``project.json``, written at the moments that matter.
+
+The pipeline says what happened (started, planned, finished, ended badly); this
+module decides what that looks like in the project's record, in one place.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from ..errors import Abandoned, Canceled, error_record
+from ..records.project import ProjectFile
+from ..render.model import Plan, SegmentStats
+from ..stamps import now_iso, sha256_hex
+from ..states import JobState
+from .validate import ValidatedRequest
+from .verify import OutputReport
+
+
+class Journal:
+    def __init__(self, request_path: Path, run_id: str) -> None:
+        self.request_path = request_path
+        self.run_id = run_id
+        self.record = ProjectFile(request_path.parent)
+
+    def started(self) -> None:
+        self.record.update(
+            self.run_id,
+            request_file=self.request_path.name,
+            status=JobState.RUNNING,
+            started_at=now_iso(),
+            finished_at=None,
+            error=None,
+        )
+
+    def planned(self, validated: ValidatedRequest, plan: Plan) -> None:
+        self.record.update(
+            self.run_id,
+            request=validated.raw,
+            request_sha256=sha256_hex(validated.content),
+            settings=validated.request.output.model_dump(),
+            shots=_shots(validated, plan),
+            strategy=plan.strategy,
+            planned_duration=round(plan.duration, 6),
+        )
+
+    def finished(
+        self, export: Path, report: OutputReport, stats: SegmentStats, timings: dict[str, float]
+    ) -> None:
+        self.record.update(
+            self.run_id,
+            status=JobState.FINISHED,
+            output=str(export.relative_to(self.request_path.parent)),
+            report=report.to_dict(),
+            segments={
+                "encoded": stats["encoded"],
+                "cached": stats["cached"],
+                "copied": stats["copied"],
+            },
+            finished_at=now_iso(),
+            timings=timings,
+        )
+
+    @contextmanager
+    def failures(self, timings: dict[str, float]) -> Iterator[None]:
+        """Record whatever escapes the block as the run's end (then let it go on).
+        An :class:`Abandoned` run records nothing: whoever ended its job has."""
+        try:
+            yield
+        except Abandoned:
+            raise
+        except BaseException as exc:
+            canceled = isinstance(exc, Canceled | KeyboardInterrupt)
+            self.record.update(
+                self.run_id,
+                status=JobState.CANCELED if canceled else JobState.FAILED,
+                error=error_record(exc),
+                finished_at=now_iso(),
+                timings=timings,
+            )
+            raise
+
+
+def _shots(validated: ValidatedRequest, plan: Plan) -> list[dict[str, Any]]:
+    return [
+        {
+            "path": shot.entry.path,
+            "in": shot.start,
+            "out": shot.end,
+            "duration": round(shot.duration, 6),
+            "frames": seg.frames,
+            "source": shot.info.to_dict(),
+        }
+        for shot, seg in zip(validated.shots, plan.segments, strict=True)
+    ]

@@ -1,0 +1,139 @@
+"""The pipeline: validate/probe → plan, then render → verify → publish.
+
+:func:`prepare` checks the request and plans it; :func:`execute` carries a plan out
+and publishes the export. The CLI runs both in-process (:func:`assemble`); the
+queue runs them inside a job, and may hand a prepared plan to several workers
+instead of executing it itself. Either way ``project.json`` tells what happened.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from ..render.model import Plan, SegmentStats
+from ..render.strategy import render
+from ..settings import Settings
+from ..states import Stage
+from .journal import Journal
+from .plan import make_plan
+from .progress import Progress
+from .publish import partial_path, publish
+from .validate import ValidatedRequest, validate
+from .verify import OutputReport, verify
+
+
+@dataclass
+class Stopwatch:
+    seconds: dict[str, float] = field(default_factory=dict)
+
+    @contextmanager
+    def stage(self, name: Stage) -> Iterator[None]:
+        began = time.perf_counter()
+        try:
+            yield
+        finally:
+            self.seconds[name.value] = round(time.perf_counter() - began, 3)
+
+
+@dataclass(frozen=True)
+class Prepared:
+    """A checked request and its plan, ready to execute (here or elsewhere)."""
+
+    run_id: str
+    validated: ValidatedRequest
+    plan: Plan
+    journal: Journal
+    watch: Stopwatch
+
+
+@dataclass(frozen=True)
+class Result:
+    run_id: str
+    export: Path
+    report: OutputReport
+    plan: Plan
+    segments: SegmentStats
+    timings: dict[str, float]
+
+
+def new_run_id() -> str:
+    return uuid.uuid4().hex[:12]
+
+
+def prepare(
+    request_path: Path,
+    settings: Settings,
+    progress: Progress | None = None,
+    run_id: str | None = None,
+) -> Prepared:
+    """Validate ``request_path`` (every shot probed) and plan it.
+
+    Raises :class:`~..errors.ValidationFailed` listing every problem, after
+    recording it in ``project.json``.
+    """
+    request_path = Path(request_path).absolute()
+    progress = progress or Progress()
+    journal = Journal(request_path, run_id or new_run_id())
+    watch = Stopwatch()
+    journal.started()
+    with journal.failures(watch.seconds):
+        with watch.stage(Stage.PROBE):
+            validated = validate(
+                request_path, settings, on_shot=lambda i, n: progress.within(Stage.PROBE, i / n)
+            )
+        with watch.stage(Stage.PLAN):
+            plan = make_plan(validated, settings)
+            progress.within(Stage.PLAN, 1.0)
+        journal.planned(validated, plan)
+    return Prepared(journal.run_id, validated, plan, journal, watch)
+
+
+def execute(prepared: Prepared, settings: Settings, progress: Progress | None = None) -> Result:
+    """Render, verify and publish a prepared request; returns the published export.
+
+    On failure nothing is published: the partial render is removed, the failure is
+    recorded in ``project.json`` and raised.
+    """
+    progress = progress or Progress()
+    validated, plan, watch = prepared.validated, prepared.plan, prepared.watch
+    request = validated.request
+    name = request.export_name(validated.request_path)
+    ext = request.output.output_format
+    partial: Path | None = None
+    with prepared.journal.failures(watch.seconds):
+        try:
+            partial = partial_path(validated.project_dir, name, ext, prepared.run_id)
+            with watch.stage(Stage.RENDER):
+                stats = render(plan, partial, lambda f: progress.within(Stage.RENDER, f), settings)
+            with watch.stage(Stage.VERIFY):
+                progress.within(Stage.VERIFY, 0.0)
+                report = verify(partial, plan, settings)
+                progress.within(Stage.VERIFY, 1.0)
+            with watch.stage(Stage.PUBLISH):
+                # A stage change always reaches every sink: the queue's last chance to
+                # say this job was ended elsewhere before its export becomes public.
+                progress.within(Stage.PUBLISH, 0.0)
+                final = publish(partial, name, ext)
+                partial = None
+        finally:
+            if partial is not None:
+                partial.unlink(missing_ok=True)
+        prepared.journal.finished(final, report, stats, watch.seconds)
+    progress.finish()
+    return Result(prepared.run_id, final, report, plan, stats, watch.seconds)
+
+
+def assemble(
+    request_path: Path,
+    settings: Settings,
+    progress: Progress | None = None,
+    run_id: str | None = None,
+) -> Result:
+    """Everything for ``request_path``, in this process."""
+    progress = progress or Progress()
+    return execute(prepare(request_path, settings, progress, run_id), settings, progress)

@@ -1,0 +1,150 @@
+"""Validate stage: the request and every shot, with every problem reported at once.
+
+An editor fixing a cut wants the whole list, not one error per round trip, so this
+module keeps going after the first problem: the document is checked against the
+models, and each shot that parses is checked on disk, whatever else is wrong.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path, PurePosixPath
+from typing import Any
+
+from pydantic import ValidationError
+
+from ..errors import ProbeError, Problem, ValidationFailed
+from ..media.probe import MediaInfo, check_decodes, probe
+from ..request.model import AssemblyRequest, Shot, shot_entry
+from ..request.parse import RawRequest, read_request
+from ..settings import Settings
+
+#: Shots probed at once. More would only queue on two cores and one NAS link.
+PROBE_THREADS = 4
+
+# "http:", "concat:", "pipe:", "file:", "data:" ... Anything shaped like a URL
+# scheme or an FFmpeg protocol prefix; a relative path never starts like that.
+_SCHEME = re.compile(r"^[A-Za-z][A-Za-z0-9+.\-]*:")
+
+
+@dataclass(frozen=True)
+class ProbedShot:
+    """A shot that passed validation, with its resolved file and what is in it."""
+
+    index: int
+    entry: Shot
+    source: Path
+    info: MediaInfo
+    start: float
+    end: float
+
+    @property
+    def duration(self) -> float:
+        return self.end - self.start
+
+
+@dataclass(frozen=True)
+class ValidatedRequest:
+    request_path: Path
+    project_dir: Path
+    request: AssemblyRequest
+    raw: RawRequest
+    #: The bytes validated: what the journal hashes, and what the job was queued for.
+    content: bytes
+    shots: list[ProbedShot]
+
+
+def check_shot(
+    project: Path, index: int, shot: Shot, settings: Settings
+) -> tuple[ProbedShot | None, list[Problem]]:
+    """Every check one shot needs, from path safety down to decoding."""
+
+    def problem(code: str, reason: str) -> tuple[None, list[Problem]]:
+        return None, [Problem(code, reason, shot_index=index, path=shot.path)]
+
+    text = shot.path
+    if _SCHEME.match(text):
+        scheme = text.split(":", 1)[0]
+        return problem(
+            "url_not_allowed",
+            f"'{scheme}:' is a URL or an FFmpeg protocol; only files inside the project "
+            "folder can be shots",
+        )
+    if PurePosixPath(text).is_absolute():
+        return problem(
+            "outside_project", "absolute paths are not allowed; give a path relative to the project"
+        )
+    root = project.resolve()
+    source = (root / text).resolve()
+    if not source.is_relative_to(root):
+        how = "through a symlink" if ".." not in PurePosixPath(text).parts else "with '..'"
+        return problem("outside_project", f"leads outside the project folder ({how})")
+    if not source.exists():
+        return problem("missing_file", "file not found")
+    if not source.is_file():
+        return problem("not_a_file", "is not a regular file")
+    if source.stat().st_size == 0:
+        return problem("empty_file", "the file is empty (0 bytes)")
+    try:
+        info = probe(source)
+    except ProbeError as exc:
+        return problem(exc.code, exc.reason)
+    start = shot.in_ or 0.0
+    end = shot.out if shot.out is not None else info.duration
+    # Half a frame of slack: "out": 3.0 on a 2.99 s clip is what the editor meant.
+    slack = float(0.5 / info.frame_rate)
+    trims: list[str] = []
+    if start >= info.duration:
+        trims.append(
+            f"'in' {start:.3f} s is not before the end of the shot ({info.duration:.3f} s)"
+        )
+    if shot.out is not None and shot.out > info.duration + slack:
+        trims.append(f"'out' {shot.out:.3f} s is past the end of the shot ({info.duration:.3f} s)")
+    if trims:
+        return None, [
+            Problem("trim_out_of_range", t, shot_index=index, path=shot.path) for t in trims
+        ]
+    end = min(end, info.duration)
+    try:
+        check_decodes(source, info, start, end, full=settings.decode_check == "full")
+    except ProbeError as exc:
+        return problem(exc.code, exc.reason)
+    return ProbedShot(index, shot, source, info, start, end), []
+
+
+def validate(
+    request_path: Path,
+    settings: Settings,
+    on_shot: Callable[[int, int], None] | None = None,
+) -> ValidatedRequest:
+    """Check everything; raise :class:`ValidationFailed` listing every problem."""
+    request_path = Path(request_path)
+    project = request_path.resolve().parent
+    content, raw, request, problems = read_request(request_path)
+    shots = raw.get("shots")
+    entries: list[Any] = shots if isinstance(shots, list) else []
+    shots_to_check: list[tuple[int, Shot]] = []
+    for index, entry in enumerate(entries):
+        try:
+            shots_to_check.append((index, Shot.model_validate(shot_entry(entry))))
+        except ValidationError:
+            continue  # already reported by the document check
+    probed: list[ProbedShot] = []
+    # Probing waits on the disk (a NAS, often) and on FFmpeg's demuxers, which
+    # release the GIL: a few at a time cut validation of a long list by half.
+    with ThreadPoolExecutor(max_workers=PROBE_THREADS) as pool:
+        checks = pool.map(
+            lambda item: check_shot(project, item[0], item[1], settings), shots_to_check
+        )
+        for done, (ok, shot_problems) in enumerate(checks, start=1):
+            problems += shot_problems
+            if ok is not None:
+                probed.append(ok)
+            if on_shot:
+                on_shot(done, len(entries))
+    if problems or request is None:
+        raise ValidationFailed(str(request_path), problems)
+    return ValidatedRequest(request_path, project, request, raw, content, probed)

@@ -1,0 +1,125 @@
+"""Verify stage: probe the rendered file and hold it to the plan.
+
+MoviePy does not check ffmpeg's exit status, so a render can "succeed" and leave a
+file with a missing stream or half its frames. Nothing is published until this
+stage has looked at the real file: codecs, size, frame rate, duration and A/V sync.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from fractions import Fraction
+from pathlib import Path
+from typing import Any
+
+import av
+import av.error
+
+from ..errors import VerifyError
+from ..render.model import Plan
+from ..settings import Settings
+
+
+@dataclass(frozen=True)
+class OutputReport:
+    video_codec: str
+    audio_codec: str
+    width: int
+    height: int
+    frame_rate: Fraction
+    video_duration: float
+    audio_duration: float
+    size_bytes: int
+    #: Where each track starts; an offset between them is a sync error from the start.
+    video_start: float = 0.0
+    audio_start: float = 0.0
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "video_codec": self.video_codec,
+            "audio_codec": self.audio_codec,
+            "resolution": f"{self.width}x{self.height}",
+            "fps": str(self.frame_rate),
+            "video_duration": round(self.video_duration, 4),
+            "audio_duration": round(self.audio_duration, 4),
+            "size_bytes": self.size_bytes,
+        }
+
+
+def _stream_duration(container: Any, stream: Any) -> float:
+    if stream.duration:
+        return float(stream.duration * stream.time_base)
+    # Some muxers leave stream durations out; the packets tell the truth.
+    end = 0.0
+    for packet in container.demux(stream):
+        if packet.pts is not None:
+            end = max(end, float((packet.pts + (packet.duration or 0)) * packet.time_base))
+    container.seek(0)
+    return end
+
+
+def _start(stream: Any) -> float:
+    if stream.start_time is None or stream.time_base is None:
+        return 0.0
+    return float(stream.start_time * stream.time_base)
+
+
+def inspect(path: Path) -> OutputReport:
+    """Probe an export; raises :class:`VerifyError` if it has no video or no audio."""
+    try:
+        container = av.open(str(path))
+    except av.error.FFmpegError as exc:
+        raise VerifyError(f"the rendered file cannot be opened: {exc}", path=str(path)) from exc
+    try:
+        if not container.streams.video or not container.streams.audio:
+            raise VerifyError("the rendered file lacks a video or an audio stream", path=str(path))
+        video, audio = container.streams.video[0], container.streams.audio[0]
+        return OutputReport(
+            video_codec=video.codec_context.name,
+            audio_codec=audio.codec_context.name,
+            width=video.codec_context.width,
+            height=video.codec_context.height,
+            frame_rate=Fraction(video.average_rate or 0),
+            video_duration=_stream_duration(container, video),
+            audio_duration=_stream_duration(container, audio),
+            size_bytes=path.stat().st_size,
+            video_start=_start(video),
+            audio_start=_start(audio),
+        )
+    finally:
+        container.close()
+
+
+def verify(path: Path, plan: Plan, settings: Settings) -> OutputReport:
+    """Check ``path`` against ``plan``; raise :class:`VerifyError` naming every mismatch."""
+    report = inspect(path)
+    rate = plan.output.frame_rate
+    frame = float(1 / rate)
+    width, height = plan.output.size
+    wrong: list[str] = []
+    if report.video_codec != plan.encoder.probe_codec:
+        wrong.append(f"video codec is {report.video_codec}, expected {plan.encoder.probe_codec}")
+    if report.audio_codec != plan.encoder.probe_audio_codec:
+        wrong.append(
+            f"audio codec is {report.audio_codec}, expected {plan.encoder.probe_audio_codec}"
+        )
+    if (report.width, report.height) != (width, height):
+        wrong.append(f"picture is {report.width}x{report.height}, expected {width}x{height}")
+    if report.frame_rate != rate:
+        wrong.append(f"frame rate is {report.frame_rate}, expected {rate}")
+    tolerance = settings.duration_tolerance_frames * frame * len(plan.segments)
+    if abs(report.video_duration - plan.duration) > tolerance:
+        wrong.append(f"video lasts {report.video_duration:.3f} s, expected {plan.duration:.3f} s")
+    # AAC works in 1024-sample frames; anything under one video frame is in sync.
+    if abs(report.audio_duration - report.video_duration) >= frame:
+        wrong.append(
+            f"audio ({report.audio_duration:.3f} s) and video ({report.video_duration:.3f} s) "
+            "differ by more than a frame"
+        )
+    if abs(report.video_start - report.audio_start) > frame / 4:
+        wrong.append(
+            f"the picture starts {report.video_start - report.audio_start:+.3f} s from the sound"
+        )
+    if wrong:
+        raise VerifyError("the render does not match the plan: " + "; ".join(wrong), path=str(path))
+    return report

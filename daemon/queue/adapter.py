@@ -1,0 +1,81 @@
+"""The RQ adapter: queues and jobs on Redis, JSON-serialized, one job per request content.
+
+A job's id is derived from the request file's path and a hash of its content, so
+the same request seen twice (a duplicate event, a rescan, two watchers) is one job,
+and an edited request is a new one. Jobs name their function by a dotted name from
+:mod:`.names` and take only strings and numbers.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from redis import Redis
+from rq import Callback, Queue
+from rq.exceptions import DuplicateJobError, NoSuchJobError
+from rq.job import Job
+from rq.serializers import JSONSerializer
+
+from ..errors import JobNotFound
+from ..settings import Settings
+from ..stamps import now_iso, sha256_hex
+from ..states import JobState, Stage
+from . import names
+from .meta import JobMeta
+
+
+def job_id_for(request_path: Path, content: bytes) -> str:
+    digest = sha256_hex(str(request_path).encode() + b"\0" + content)
+    return f"asm-{digest[:24]}"
+
+
+def open_queue(conn: Redis, settings: Settings) -> Queue:
+    return Queue(settings.queue_name, connection=conn, serializer=JSONSerializer)
+
+
+def fetch(conn: Redis, job_id: str) -> Job:
+    try:
+        return Job.fetch(job_id, connection=conn, serializer=JSONSerializer)
+    except NoSuchJobError:
+        raise JobNotFound(f"no job with id {job_id}") from None
+
+
+def exists(conn: Redis, job_id: str) -> bool:
+    return bool(Job.exists(job_id, connection=conn))
+
+
+def job_options(settings: Settings) -> dict[str, Any]:
+    """What every job of ours is enqueued with (RQ's keyword arguments)."""
+    return {
+        "job_timeout": settings.job_timeout,
+        "result_ttl": settings.result_ttl,
+        "failure_ttl": settings.failure_ttl,
+        "on_failure": Callback(names.ON_FAILURE),
+        "on_stopped": Callback(names.ON_STOPPED),
+    }
+
+
+def enqueue(conn: Redis, settings: Settings, request_path: Path, content: bytes) -> Job | None:
+    """Queue ``request_path``; ``None`` if its job already exists."""
+    meta = JobMeta(
+        request=str(request_path),
+        project=str(request_path.parent),
+        request_sha256=sha256_hex(content),
+        state=JobState.QUEUED,
+        stage=Stage.QUEUED,
+        progress=0.0,
+        queued_at=now_iso(),
+    )
+    try:
+        return open_queue(conn, settings).enqueue(
+            names.RUN_ASSEMBLY,
+            str(request_path),
+            job_id=job_id_for(request_path, content),
+            meta=dict(meta),
+            description=f"assemble {request_path}",
+            unique=True,
+            **job_options(settings),
+        )
+    except DuplicateJobError:
+        return None

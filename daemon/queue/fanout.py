@@ -1,0 +1,144 @@
+"""Scale-out: a request's shots normalized by many workers at once, then one join.
+
+When a worker's plan says *normalize* and several segments are not in the cache,
+it does not encode them itself. It enqueues one **part** job per missing segment
+(any worker on any machine sharing the Redis and the NAS can take it; the result
+lands in the shared segment cache) and a **join** job that depends on all of them
+(RQ dependencies). The join is a normal assembly that finds every segment cached.
+
+The request's own job stays the one users see: its id, its status file, its
+``project.json`` entry. Its percent adds up the parts' progress (weighted by their
+frames) and then the join's. If a part fails, the request fails naming that shot,
+its siblings are canceled and the join never runs; canceling the request cancels
+all of them.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from redis import Redis
+from rq.command import send_stop_job_command
+from rq.exceptions import InvalidJobOperation
+from rq.job import Dependency, Job, JobStatus
+from rq.serializers import JSONSerializer
+
+from ..errors import Abandoned, JobNotFound
+from ..render.cache import SegmentCache
+from ..render.model import Plan, Segment
+from ..settings import Settings
+from . import meta as jobmeta
+from . import names
+from .adapter import fetch, job_options, open_queue
+from .meta import FanOut
+
+PARTS_KEY = "assemblyd:parts:"
+#: The parts fill the request's bar up to here; the join does the rest.
+JOIN_FROM = 90.0
+
+
+def launch(
+    parent: Job,
+    conn: Redis,
+    settings: Settings,
+    request: Path,
+    todo: list[Segment],
+    start_percent: float,
+) -> list[str]:
+    """Enqueue a part job per segment in ``todo`` and the join after them."""
+    queue = open_queue(conn, settings)
+    common = job_options(settings)
+    parts = [
+        queue.enqueue(
+            names.ENCODE_PART,
+            str(request),
+            parent.id,
+            seg.shot_index,
+            job_id=f"{parent.id}-part{seg.shot_index:04d}",
+            meta={"parent": parent.id, "request": str(request), "shot_index": seg.shot_index},
+            description=f"normalize shot {seg.shot_index + 1} of {request}",
+            **common,
+        )
+        for seg in todo
+    ]
+    join = queue.enqueue(
+        names.JOIN_ASSEMBLY,
+        str(request),
+        parent.id,
+        job_id=f"{parent.id}-join",
+        depends_on=Dependency(jobs=parts),
+        meta={"parent": parent.id, "request": str(request)},
+        description=f"join {request}",
+        **common,
+    )
+    fan: FanOut = {
+        "parts": [p.id for p in parts],
+        "join": join.id,
+        "frames": {str(s.shot_index): s.frames for s in todo},
+        "from": start_percent,
+    }
+    if not jobmeta.update(parent, fanout=fan, stage="render", progress=start_percent):
+        # Canceled while the parts were being queued: take them back.
+        cancel_children(conn, {"fanout": fan})
+        raise Abandoned(parent.meta["state"])
+    return [p.id for p in parts] + [join.id]
+
+
+def uncached(plan: Plan, cache: SegmentCache) -> list[Segment]:
+    """Segments to encode: not in the cache, and each distinct segment once (a shot
+    used twice with the same trims is one segment)."""
+    ext = plan.output.output_format
+    todo: dict[str, Segment] = {}
+    for seg in plan.segments:
+        key = cache.key(seg, plan)
+        if key not in todo and cache.lookup(key, ext) is None:
+            todo[key] = seg
+    return list(todo.values())
+
+
+def report_part(conn: Redis, parent_id: str, shot_index: int, fraction: float) -> None:
+    conn.hset(PARTS_KEY + parent_id, str(shot_index), f"{fraction:.4f}")
+    conn.expire(PARTS_KEY + parent_id, 7 * 86400)
+
+
+def progress_of(conn: Redis, fan: dict[str, Any], parent_id: str) -> float:
+    """The parent's percent while its parts run: their frames done, weighted.
+    ``fan`` is read back from Redis: anything malformed counts as no progress."""
+    try:
+        frames = {str(k): int(n) for k, n in dict(fan["frames"]).items()}
+        start = float(fan["from"])
+        raw: dict[bytes, bytes] = conn.hgetall(PARTS_KEY + parent_id)  # type: ignore[assignment]
+        done = {k.decode(): float(v) for k, v in raw.items()}
+    except (KeyError, TypeError, ValueError, UnicodeDecodeError):
+        return 0.0
+    total = sum(frames.values()) or 1
+    finished = sum(n * min(max(done.get(k, 0.0), 0.0), 1.0) for k, n in frames.items())
+    return start + (JOIN_FROM - start) * finished / total
+
+
+def children(meta: dict[str, Any]) -> list[str]:
+    fan = meta.get("fanout")
+    if not isinstance(fan, dict):
+        return []
+    ids = [*fan.get("parts", []), fan.get("join")]
+    return [i for i in ids if isinstance(i, str) and i]
+
+
+def cancel_children(conn: Redis, meta: dict[str, Any], spare: str | None = None) -> None:
+    """Stop running children and cancel waiting ones (all but ``spare``)."""
+    for child_id in children(meta):
+        if child_id == spare:
+            continue
+        try:
+            child = fetch(conn, child_id)
+        except JobNotFound:
+            continue  # expired or deleted: nothing left to stop
+        status = child.get_status(refresh=True)
+        if status == JobStatus.STARTED:
+            try:
+                send_stop_job_command(conn, child_id, serializer=JSONSerializer)
+            except InvalidJobOperation:
+                child.cancel()
+        elif status in (JobStatus.QUEUED, JobStatus.DEFERRED, JobStatus.SCHEDULED):
+            child.cancel()

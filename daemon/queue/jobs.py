@@ -1,0 +1,265 @@
+"""What runs inside RQ: the assembly job, its fan-out pieces, and its end-of-life hooks.
+
+The job runs in RQ's work horse (a forked child of the worker, in its own process
+group, so stopping the job kills ffmpeg too). Its progress reaches Redis (and from
+there the web) and the status file through the sinks below; its verdict is written
+by :mod:`.outcomes`.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from pathlib import Path
+from types import TracebackType
+
+from redis import Redis
+from rq import get_current_job
+from rq.exceptions import AbandonedJobError
+from rq.job import Job
+from rq.timeouts import JobTimeoutException
+
+from ..errors import (
+    Abandoned,
+    AssemblyError,
+    Canceled,
+    InternalError,
+    TimedOut,
+    ValidationFailed,
+    WorkerDied,
+    as_assembly_error,
+)
+from ..lifecycle import die_with_parent
+from ..pipeline.plan import segment_for
+from ..pipeline.progress import STAGES, Progress, Sink, Update
+from ..pipeline.publish import remove_partials
+from ..pipeline.run import Prepared, execute, prepare
+from ..pipeline.validate import check_shot
+from ..records.status import StatusFile
+from ..render.cache import SegmentCache, cache_dir_for
+from ..render.model import Plan
+from ..render.normalize import encode_segment
+from ..render.presets import encoder_for
+from ..request.model import AssemblyRequest
+from ..settings import Settings, current, map_path
+from ..stamps import now_iso
+from ..states import JobState, Stage
+from . import fanout
+from . import meta as jobmeta
+from .adapter import fetch
+from .events import announce
+from .outcomes import mark_ended, request_path
+
+log = logging.getLogger(__name__)
+
+
+class RedisSink:
+    """Progress into the job's meta and onto the live feed, throttled.
+
+    Stage changes always go through; within a stage at most one update per
+    ``interval`` seconds, so a 60 fps render does not flood Redis or browsers.
+    Each write is refused once the job has ended (canceled, or failed by the reaper
+    while this horse was merely slow): that raises :class:`Abandoned`, which stops
+    the run. Put this sink first, so that nothing else hears from a stopped run.
+    """
+
+    def __init__(self, job: Job, interval: float) -> None:
+        self.job, self.interval = job, interval
+        self._last = 0.0
+        self._stage: Stage | None = None
+
+    def __call__(self, update: Update) -> None:
+        now = time.monotonic()
+        if update.stage == self._stage and now - self._last < self.interval:
+            return
+        self._last, self._stage = now, update.stage
+        if not jobmeta.update(self.job, stage=update.stage, progress=round(update.percent, 1)):
+            raise Abandoned(str(self.job.meta["state"]))
+        announce(self.job)
+
+
+class StatusSink:
+    """Progress into the status file, at stage changes only: it may live on a NAS."""
+
+    def __init__(self, status: StatusFile, job_id: str) -> None:
+        self.status, self.job_id = status, job_id
+        self._stage: Stage | None = None
+
+    def __call__(self, update: Update) -> None:
+        if update.stage == self._stage or update.stage == Stage.DONE:
+            return
+        self._stage = update.stage
+        self.status.write(
+            job_id=self.job_id,
+            state=JobState.RUNNING,
+            stage=update.stage,
+            progress=round(update.percent, 1),
+        )
+
+
+class Rescaled:
+    """A sink seen through a window of the bar: the join's 0-100 % becomes 90-100 %
+    of its request's, and its re-validation is shown as rendering, not probing."""
+
+    def __init__(self, sink: Sink, low: float, high: float) -> None:
+        self.sink, self.low, self.high = sink, low, high
+
+    def __call__(self, update: Update) -> None:
+        stage = Stage.RENDER if update.stage in (Stage.PROBE, Stage.PLAN) else update.stage
+        self.sink(Update(stage, self.low + (self.high - self.low) * update.percent / 100))
+
+
+def _current_job() -> Job:
+    job = get_current_job()
+    if job is None:
+        raise RuntimeError("this function runs inside an RQ job")
+    return job
+
+
+def _split(job: Job, settings: Settings, prepared: Prepared) -> bool:
+    """Fan a normalize plan out over the workers, if enough of it is to encode."""
+    plan, path = prepared.plan, prepared.validated.request_path
+    if plan.strategy != "normalize" or not settings.fanout_min_segments:
+        return False
+    cache = SegmentCache(cache_dir_for(path.parent, settings), settings.cache_max_bytes)
+    todo = fanout.uncached(plan, cache)
+    if len(todo) < settings.fanout_min_segments:
+        return False
+    start = STAGES[Stage.RENDER][0]
+    fanout.launch(job, job.connection, settings, path, todo, start)
+    StatusFile(path).write(
+        job_id=job.id, state=JobState.RUNNING, stage=Stage.RENDER, progress=start
+    )
+    announce(job)
+    log.info("%s: %d shot(s) handed to part jobs", job.id, len(todo))
+    return True
+
+
+def run_assembly(request_file: str) -> dict[str, object]:
+    """The RQ job: assemble one request and publish its export."""
+    # If the worker dies (SIGKILL, OOM, power), this horse must not render on
+    # unsupervised; its ffmpeg children then see their pipes close and exit.
+    die_with_parent()
+    job = _current_job()
+    settings = current()
+    path = Path(map_path(request_file, settings))
+    status = StatusFile(path)
+    started = jobmeta.update(
+        job, state=JobState.RUNNING, stage=Stage.PROBE, progress=0.0, started_at=now_iso()
+    )
+    if not started:
+        return {"skipped": job.meta["state"]}  # ended before it began: nothing to do
+    status.write(job_id=job.id, state=JobState.RUNNING, stage=Stage.PROBE, progress=0.0, error=None)
+    announce(job)
+    progress = Progress(RedisSink(job, settings.progress_interval), StatusSink(status, job.id))
+    try:
+        prepared = prepare(path, settings, progress, run_id=job.id)
+        if _split(job, settings, prepared):
+            return {"fanout": fanout.children(job.meta)}
+        result = execute(prepared, settings, progress)
+    except AssemblyError as exc:
+        mark_ended(job, settings, JobState.FAILED, exc)
+        raise
+    mark_ended(job, settings, JobState.FINISHED, export=str(result.export.relative_to(path.parent)))
+    return {"export": str(result.export), "report": result.report.to_dict()}
+
+
+def encode_part(request_file: str, parent_id: str, shot_index: int) -> dict[str, object]:
+    """A part job: normalize one shot of ``parent_id``'s request into the cache."""
+    die_with_parent()
+    job = _current_job()
+    conn, settings = job.connection, current()
+    path = Path(map_path(request_file, settings))
+    request = AssemblyRequest.model_validate_json(path.read_bytes())
+    probed, problems = check_shot(path.parent, shot_index, request.shot_list[shot_index], settings)
+    if probed is None:
+        raise ValidationFailed(str(path), problems)
+    encoder = encoder_for(request.output, settings)
+    segment = segment_for(probed, request.output, encoder, want_copy=False)
+    plan = Plan(request.output, encoder, [segment], settings.audio_sample_rate)
+    cache = SegmentCache(cache_dir_for(path.parent, settings), settings.cache_max_bytes)
+    key = cache.key(segment, plan)
+    last = [0.0]
+    # Fetched once: its view comes from its meta, which ended() re-reads each time.
+    parent = fetch(conn, parent_id)
+
+    def report(fraction: float) -> None:
+        now = time.monotonic()
+        if fraction >= 1.0 or now - last[0] >= settings.progress_interval:
+            last[0] = now
+            if (state := jobmeta.ended(parent)) and state != JobState.FINISHED:
+                raise Abandoned(state)  # the request failed or was canceled: stop
+            fanout.report_part(conn, parent_id, shot_index, fraction)
+            announce(parent)
+
+    if cache.lookup(key, request.output.output_format) is None:
+        encode_segment(segment, plan, cache, key, report)
+    report(1.0)
+    return {"shot_index": shot_index, "key": key}
+
+
+def join_assembly(request_file: str, parent_id: str) -> dict[str, object]:
+    """The join job: every part is in the cache; assemble and publish as the parent."""
+    die_with_parent()
+    job = _current_job()
+    settings = current()
+    parent = fetch(job.connection, parent_id)
+    path = Path(map_path(request_file, settings))
+    # From here on the join's own progress counts, not the parts'.
+    if not jobmeta.update(parent, stage=Stage.RENDER, progress=fanout.JOIN_FROM, joined_by=job.id):
+        return {"skipped": parent.meta["state"]}
+    progress = Progress(
+        Rescaled(RedisSink(parent, settings.progress_interval), fanout.JOIN_FROM, 100.0),
+        StatusSink(StatusFile(path), parent_id),
+    )
+    try:
+        result = execute(prepare(path, settings, progress, run_id=parent_id), settings, progress)
+    except AssemblyError as exc:
+        mark_ended(parent, settings, JobState.FAILED, exc)
+        raise
+    export = str(result.export.relative_to(path.parent))
+    mark_ended(parent, settings, JobState.FINISHED, export=export)
+    return {"export": str(result.export)}
+
+
+def on_failure(
+    job: Job,
+    connection: Redis,
+    exc_type: type[BaseException] | None,
+    exc_value: BaseException | None,
+    traceback: TracebackType | None,
+) -> None:
+    """RQ's failure hook: runs in the horse after an exception, or in whoever
+    cleans the started-job registry after a worker died."""
+    settings = current()
+    error: AssemblyError
+    if exc_type is not None and issubclass(exc_type, JobTimeoutException):
+        error = TimedOut(job.timeout)
+    elif exc_type is not None and issubclass(exc_type, AbandonedJobError):
+        error = WorkerDied()  # its heartbeats stopped: see .reaper
+    elif exc_value is not None:
+        error = as_assembly_error(exc_value)
+    else:
+        error = InternalError(RuntimeError("the job failed without saying why"))
+    parent_id = job.meta.get("parent")
+    if parent_id:
+        # A part or the join: the request fails, naming the shot; the rest stops.
+        parent = fetch(connection, str(parent_id))
+        shot = job.meta.get("shot_index")
+        if isinstance(shot, int) and error.shot_index is None:
+            error.shot_index = shot
+        fanout.cancel_children(connection, parent.meta, spare=job.id)
+        mark_ended(parent, settings, JobState.FAILED, error)
+        return
+    mark_ended(job, settings, JobState.FAILED, error)
+
+
+def on_stopped(job: Job, connection: Redis) -> None:
+    """RQ's stop hook: the worker killed the horse's process group on request."""
+    settings = current()
+    if job.meta.get("parent"):
+        # Canceling the request stopped this child and already marked the request.
+        # The kill may have landed after that mark's cleanup: clean up again.
+        remove_partials(request_path(job, settings).parent, str(job.meta["parent"]))
+        return
+    mark_ended(job, settings, JobState.CANCELED, Canceled("canceled while running"))

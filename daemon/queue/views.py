@@ -1,0 +1,202 @@
+"""The read model: what the CLI, the API and the dashboard show of jobs.
+
+Meta comes back from Redis, where anyone who can reach it may have written; every
+field is read defensively and shown in one typed shape, :class:`JobView`.
+"""
+
+from __future__ import annotations
+
+from typing import Any, TypedDict
+
+from redis import Redis
+from redis.exceptions import RedisError
+from rq import Worker
+from rq.job import Job, JobStatus
+from rq.serializers import JSONSerializer
+
+from ..errors import ErrorRecord, JobNotFound
+from ..settings import Settings
+from ..states import TERMINAL, JobState, Stage
+from . import fanout
+from .adapter import fetch, open_queue
+from .heartbeat import WatcherBeat, live_watchers
+
+
+class JobView(TypedDict):
+    id: str
+    queue: str
+    state: str
+    stage: str
+    progress: float
+    project: str | None
+    request: str | None
+    export: str | None
+    error: ErrorRecord | None
+    queued_at: str | None
+    started_at: str | None
+    finished_at: str | None
+    worker: str | None
+
+
+_RQ_STATE = {
+    JobStatus.CREATED: JobState.QUEUED,
+    JobStatus.QUEUED: JobState.QUEUED,
+    JobStatus.DEFERRED: JobState.QUEUED,
+    JobStatus.SCHEDULED: JobState.QUEUED,
+    JobStatus.STARTED: JobState.RUNNING,
+    JobStatus.FINISHED: JobState.FINISHED,
+    JobStatus.FAILED: JobState.FAILED,
+    JobStatus.STOPPED: JobState.CANCELED,
+    JobStatus.CANCELED: JobState.CANCELED,
+}
+
+
+def _text(meta: dict[str, Any], key: str) -> str | None:
+    value = meta.get(key)
+    return value if isinstance(value, str) else None
+
+
+def _number(value: object) -> float:
+    return float(value) if isinstance(value, int | float) and not isinstance(value, bool) else 0.0
+
+
+def _error(value: object) -> ErrorRecord | None:
+    if not isinstance(value, dict):
+        return None
+    code, message = value.get("code"), value.get("message")
+    if not isinstance(code, str) or not isinstance(message, str):
+        return None
+    return value  # type: ignore[return-value]  # the keys that matter were checked
+
+
+def view(job: Job) -> JobView:
+    meta = job.meta if isinstance(job.meta, dict) else {}
+    status = job.get_status(refresh=False)
+    stored = _text(meta, "state")
+    if stored in TERMINAL:
+        # Our verdict is written before RQ's bookkeeping, and says "canceled"
+        # where RQ says "stopped" or "failed".
+        state = stored
+    elif meta.get("fanout"):
+        # Its RQ job ended when it handed the work to its parts; it runs on in them.
+        state = stored or JobState.RUNNING
+    else:
+        state = _RQ_STATE.get(status, JobState.QUEUED) if status else stored or JobState.QUEUED
+    progress = 100.0 if state == JobState.FINISHED else _number(meta.get("progress"))
+    parts_running = meta.get("stage") == Stage.RENDER and not meta.get("joined_by")
+    if isinstance(meta.get("fanout"), dict) and state == JobState.RUNNING and parts_running:
+        progress = max(progress, fanout.progress_of(job.connection, meta["fanout"], job.id))
+    return JobView(
+        id=job.id,
+        queue=job.origin,
+        state=str(state),
+        stage=Stage.DONE if state == JobState.FINISHED else _text(meta, "stage") or str(state),
+        progress=round(progress, 1),
+        project=_text(meta, "project"),
+        request=_text(meta, "request"),
+        export=_text(meta, "export"),
+        error=_error(meta.get("error")),
+        queued_at=_text(meta, "queued_at"),
+        started_at=_text(meta, "started_at"),
+        finished_at=_text(meta, "finished_at"),
+        worker=job.worker_name,
+    )
+
+
+def parse_view(data: object) -> JobView | None:
+    """A view as it came over the live feed, if it has a view's shape; else None.
+    Anyone who can publish on the channel can send anything."""
+    if not isinstance(data, dict) or not isinstance(data.get("id"), str):
+        return None
+    text = ("queue", "state", "stage")
+    optional = ("project", "request", "export", "queued_at", "started_at", "finished_at", "worker")
+    if not all(isinstance(data.get(k), str) for k in text):
+        return None
+    if not all(data.get(k) is None or isinstance(data.get(k), str) for k in optional):
+        return None
+    progress = data.get("progress")
+    if isinstance(progress, bool) or not isinstance(progress, int | float):
+        return None
+    return JobView(
+        id=data["id"],
+        queue=data["queue"],
+        state=data["state"],
+        stage=data["stage"],
+        progress=float(progress),
+        project=data.get("project"),
+        request=data.get("request"),
+        export=data.get("export"),
+        error=_error(data.get("error")),
+        queued_at=data.get("queued_at"),
+        started_at=data.get("started_at"),
+        finished_at=data.get("finished_at"),
+        worker=data.get("worker"),
+    )
+
+
+def is_piece(job: Job) -> bool:
+    """A split request's part and join jobs act for it: users see the request only."""
+    return isinstance(job.meta, dict) and bool(job.meta.get("parent"))
+
+
+def visible_job(conn: Redis, settings: Settings, job_id: str) -> Job:
+    """The job, if users may see it: on this queue (another queue sharing the Redis
+    is someone else's business), and not a piece of another job."""
+    job = fetch(conn, job_id)
+    if job.origin != settings.queue_name or is_piece(job):
+        raise JobNotFound(f"no job with id {job_id}")
+    return job
+
+
+def visible_view(conn: Redis, settings: Settings, job_id: str) -> JobView:
+    return view(visible_job(conn, settings, job_id))
+
+
+def all_jobs(conn: Redis, settings: Settings) -> list[Job]:
+    queue = open_queue(conn, settings)
+    ids: list[str] = list(queue.get_job_ids())
+    for registry in (
+        queue.started_job_registry,
+        queue.deferred_job_registry,
+        queue.finished_job_registry,
+        queue.failed_job_registry,
+        queue.canceled_job_registry,
+    ):
+        ids += registry.get_job_ids(cleanup=False)
+    jobs = Job.fetch_many(list(dict.fromkeys(ids)), connection=conn, serializer=JSONSerializer)
+    return [j for j in jobs if j is not None and not is_piece(j)]
+
+
+def list_views(
+    conn: Redis, settings: Settings, state: str | None = None, project: str | None = None
+) -> list[JobView]:
+    """Jobs newest first, optionally of one state and whose project contains ``project``."""
+    views = [view(job) for job in all_jobs(conn, settings)]
+    if state:
+        views = [v for v in views if v["state"] == state]
+    if project:
+        views = [v for v in views if v["project"] and project in v["project"]]
+    return sorted(views, key=lambda v: v["queued_at"] or "", reverse=True)
+
+
+class Health(TypedDict):
+    redis: bool
+    watchers: list[WatcherBeat]
+    watcher_alive: bool
+    workers: int
+
+
+def health(conn: Redis, settings: Settings) -> Health:
+    """Is Redis up, is a watcher alive, how many workers serve this queue."""
+    try:
+        conn.ping()
+        watchers = live_watchers(conn)
+        workers = Worker.count(connection=conn, queue=open_queue(conn, settings))
+    except (RedisError, OSError):
+        return Health(redis=False, watchers=[], watcher_alive=False, workers=0)
+    return Health(
+        redis=True,
+        watchers=watchers,
+        watcher_alive=any(w["observers_alive"] for w in watchers),
+        workers=workers,
+    )

@@ -1,0 +1,2 @@
+"""What a job leaves on disk for people and other tools: the status file beside each
+request and the project's ``project.json``, both updated atomically."""

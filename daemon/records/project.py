@@ -1,0 +1,64 @@
+"""``project.json``: the project's record of its assemblies.
+
+Other tools own the rest of this file, so unknown keys are kept. Two renders may
+finish in one project at once, on different machines; :func:`.files.update_json`
+makes that safe.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, TypedDict, Unpack
+
+from ..errors import ErrorRecord
+from .files import read_json, update_json
+
+PROJECT_FILE = "project.json"
+
+
+class AssemblyEntry(TypedDict, total=False):
+    """One assembly in ``project.json``, written stage by stage as its job runs."""
+
+    request_file: str
+    status: str
+    started_at: str | None
+    finished_at: str | None
+    error: ErrorRecord | None
+    request: dict[str, Any]
+    request_sha256: str
+    settings: dict[str, Any]
+    shots: list[dict[str, Any]]
+    strategy: str
+    planned_duration: float
+    output: str
+    report: dict[str, Any]
+    segments: dict[str, int]
+    timings: dict[str, float]
+
+
+class ProjectFile:
+    def __init__(self, project_dir: Path) -> None:
+        self.path = Path(project_dir) / PROJECT_FILE
+
+    def entries(self) -> list[dict[str, Any]]:
+        return list(read_json(self.path).get("assemblies", []))
+
+    def update(self, entry_id: str, **fields: Unpack[AssemblyEntry]) -> dict[str, Any]:
+        """Merge ``fields`` into the assembly entry ``entry_id`` (created if new)."""
+        found: dict[str, Any] = {}
+
+        def change(data: dict[str, Any]) -> None:
+            assemblies = data.setdefault("assemblies", [])
+            entry = next((e for e in assemblies if e.get("id") == entry_id), None)
+            if entry is None:
+                entry = {"id": entry_id}
+                assemblies.append(entry)
+            for key, value in fields.items():
+                if isinstance(value, dict) and isinstance(entry.get(key), dict):
+                    entry[key].update(value)
+                else:
+                    entry[key] = value
+            found.update(entry)
+
+        update_json(self.path, change)
+        return found

@@ -1,0 +1,158 @@
+"""The MoviePy strategy: compose every frame in Python, encode with ffmpeg.
+
+Slowest, but the place for frame-level work. Requested with ``"engine": "moviepy"``.
+"""
+
+from __future__ import annotations
+
+import logging
+import shutil
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import proglog
+import psutil
+
+from ..errors import AssemblyError, RenderError
+from ..settings import Settings
+from .model import Plan
+from .timeline import Timeline
+
+log = logging.getLogger(__name__)
+
+
+def encoder_params(plan: Plan) -> list[str]:
+    """ffmpeg output options MoviePy has no parameter for."""
+    rate = plan.output.frame_rate
+    exact = f"{rate.numerator}/{rate.denominator}"
+    return [
+        # MoviePy declares its raw input at "%.02f" fps (23.98 for 23.976). Number
+        # the frames ourselves at the exact rate so the output is true CFR at
+        # 24000/1001 and not a rate ffmpeg has to drop or duplicate frames for.
+        "-vf",
+        f"setpts=N/({exact})/TB",
+        "-r",
+        exact,
+        "-pix_fmt",
+        plan.encoder.pix_fmt,
+        *plan.encoder.extra,
+    ]
+
+
+def compose(
+    plan: Plan,
+    destination: Path,
+    on_fraction: Callable[[float], None],
+    settings: Settings,
+) -> None:
+    """Write ``plan`` to ``destination``. On failure, ``destination`` may hold junk:
+    the caller owns it (it is a temporary name) and removes it."""
+    enc = plan.encoder
+    # MoviePy encodes the audio to a side file first. Keep it next to the
+    # destination (same filesystem, hidden, removed in every case) rather than in
+    # the project folder or the worker's working directory.
+    # Named after the partial file, so whoever cleans up after a killed run
+    # finds it too.
+    scratch = destination.with_name(destination.name + ".audio")
+    scratch.mkdir(exist_ok=True)
+    timeline = Timeline(plan)
+    already_running = _ffmpeg_children()
+    try:
+        clip = timeline.clip()
+        bars = MoviePyBars(on_fraction)
+        try:
+            clip.write_videofile(
+                str(destination),
+                fps=float(plan.output.frame_rate),
+                codec=enc.video_codec,
+                bitrate=enc.bitrate,
+                preset=enc.x264_preset or "medium",
+                audio_fps=plan.audio_rate,
+                audio_codec=enc.audio_codec,
+                audio_bitrate=enc.audio_bitrate,
+                temp_audiofile=str(scratch / f"audio.{enc.audio_ext}"),
+                threads=settings.ffmpeg_threads or None,
+                ffmpeg_params=encoder_params(plan),
+                logger=bars,
+            )
+        finally:
+            clip.close()
+    except AssemblyError:
+        raise
+    except Exception as exc:
+        log.debug("render failed", exc_info=True)
+        seg = plan.segments[[s.shot_index for s in plan.segments].index(timeline.current_shot)]
+        raise RenderError(
+            f"rendering failed while reading this shot: {_first_line(exc)}",
+            shot_index=timeline.current_shot,
+            path=seg.label,
+        ) from exc
+    finally:
+        timeline.close()
+        _reap(_ffmpeg_children() - already_running)
+        shutil.rmtree(scratch, ignore_errors=True)
+
+
+def _ffmpeg_children() -> set[psutil.Process]:
+    found = set()
+    for child in psutil.Process().children(recursive=True):
+        try:
+            if "ffmpeg" in child.name():
+                found.add(child)
+        except psutil.Error:
+            continue
+    return found
+
+
+def _reap(strays: set[psutil.Process]) -> None:
+    """Stop and reap ffmpeg processes MoviePy left running.
+
+    MoviePy does not close its audio writer when a chunk fails, so after an error
+    (or a cancel) the encoder would wait on its pipe until garbage collection.
+    One render runs per process (the CLI, or an RQ work horse), so every ffmpeg
+    child that appeared during this render belongs to it.
+    """
+    for proc in strays:
+        try:
+            proc.terminate()
+        except psutil.Error:
+            continue
+    _, alive = psutil.wait_procs(strays, timeout=5)
+    for proc in alive:
+        try:
+            proc.kill()
+        except psutil.Error:
+            continue
+    psutil.wait_procs(alive, timeout=5)
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip() or type(exc).__name__
+    lines = [ln for ln in text.splitlines() if ln.strip()]
+    # ffmpeg's own complaint is usually the last line of MoviePy's message.
+    return lines[-1] if len(lines) > 1 else lines[0]
+
+
+class MoviePyBars(proglog.ProgressBarLogger):  # type: ignore[misc]
+    """Folds MoviePy's audio pass and video pass into one fraction of ``render``.
+
+    MoviePy writes the whole audio track first (``chunk`` bar), then the frames
+    (``frame_index`` bar); the audio costs a few percent of the video's time.
+    """
+
+    AUDIO_SHARE = 0.05
+
+    def __init__(self, on_fraction: Callable[[float], None]) -> None:
+        super().__init__()
+        self._on_fraction = on_fraction
+
+    def bars_callback(self, bar: str, attr: str, value: Any, old_value: Any = None) -> None:
+        if attr != "index":
+            return
+        total = self.bars[bar].get("total") or 1
+        done = min((value + 1) / total, 1.0)
+        if bar == "chunk":
+            self._on_fraction(self.AUDIO_SHARE * done)
+        elif bar == "frame_index":
+            self._on_fraction(self.AUDIO_SHARE + (1 - self.AUDIO_SHARE) * done)

@@ -1,0 +1,98 @@
+"""Join: lay the video segments end to end without re-encoding, add the soundtrack.
+
+ffmpeg's concat demuxer reads the segments one after another (memory does not grow
+with their number) and copies their packets; the soundtrack is piped in as PCM and
+encoded once over the whole timeline. ``+faststart`` puts the index first for players that
+stream.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from ..media import ffmpeg
+from .model import Plan
+from .soundtrack import PCM_FORMAT, write_pcm
+
+
+@dataclass(frozen=True)
+class ConcatItem:
+    """One entry of ffmpeg's concat list: a file, optionally between two points."""
+
+    path: Path
+    inpoint: float | None = None
+    outpoint: float | None = None
+    #: Take only this stream from the file (copied sources also carry sound).
+    stream_id: int | None = None
+
+
+def _quote(path: Path) -> str:
+    # The concat list's own quoting: single quotes, with ' written as '\''.
+    return "'" + str(path).replace("'", "'\\''") + "'"
+
+
+def write_list(items: list[ConcatItem], destination: Path) -> Path:
+    lines = ["ffconcat version 1.0"]
+    ids = {item.stream_id for item in items}
+    if len(ids) == 1 and None not in ids:
+        # Declaring the picture as the only stream keeps the files' sound out of the
+        # demuxer's timing: otherwise an AAC track's priming (a slightly negative
+        # start) would push the picture 20-odd ms behind the new soundtrack.
+        lines += ["stream", f"exact_stream_id {ids.pop()}"]
+    for item in items:
+        lines.append(f"file {_quote(item.path.absolute())}")
+        if item.inpoint is not None:
+            lines.append(f"inpoint {item.inpoint:.6f}")
+        if item.outpoint is not None:
+            lines.append(f"outpoint {item.outpoint:.6f}")
+    destination.write_text("\n".join(lines) + "\n")
+    return destination
+
+
+def join(
+    plan: Plan,
+    items: list[ConcatItem],
+    destination: Path,
+    on_fraction: Callable[[float], None] | None = None,
+) -> Path:
+    enc = plan.encoder
+    listing = write_list(items, destination.with_name(destination.name + ".ffconcat"))
+    audio = ["-c:a", enc.audio_codec] + (["-b:a", enc.audio_bitrate] if enc.audio_bitrate else [])
+    try:
+        ffmpeg.run(
+            [
+                "-f",
+                "concat",
+                "-safe",
+                "0",
+                "-i",
+                str(listing),
+                *PCM_FORMAT,
+                "-ar",
+                str(plan.audio_rate),
+                "-i",
+                "pipe:0",
+                "-map",
+                "0:v:0",
+                "-map",
+                "1:a:0",
+                "-c:v",
+                "copy",
+                *audio,
+                "-movflags",
+                "+faststart",
+                "-f",
+                "mov" if plan.output.output_format == "mov" else "mp4",
+                str(destination),
+            ],
+            duration=plan.duration,
+            on_fraction=on_fraction,
+            what="joining the segments",
+            # The soundtrack is decoded while ffmpeg encodes it: two cores, both busy.
+            feed=lambda pipe: write_pcm(plan, pipe),
+        )
+    finally:
+        listing.unlink(missing_ok=True)
+    return destination

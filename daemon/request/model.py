@@ -1,0 +1,194 @@
+"""The request document: what an editor or a pipeline script drops into a project.
+
+This is a public contract (users, the daemon and the API all rely on it), so the
+models are strict: unknown keys are errors, so a typo like ``"bitrte"`` is caught
+instead of silently ignored. ``config/assembly.schema.json`` is generated from
+these models (:mod:`.schema`) and a test keeps the two in step.
+"""
+
+from __future__ import annotations
+
+import re
+from fractions import Fraction
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+REQUEST_SUFFIX = ".assembly.json"
+REQUEST_NAME = "assembly.json"
+
+#: Frame rates a studio actually delivers at. The NTSC ones are stored as exact
+#: fractions: 23.976 is not 23976/1000, and rounding it drifts a frame every
+#: ~40 seconds against the audio.
+FRAME_RATES: dict[float, Fraction] = {
+    23.976: Fraction(24000, 1001),
+    24: Fraction(24),
+    25: Fraction(25),
+    29.97: Fraction(30000, 1001),
+    30: Fraction(30),
+    48: Fraction(48),
+    50: Fraction(50),
+    59.94: Fraction(60000, 1001),
+    60: Fraction(60),
+}
+
+FormatName = Literal["mp4", "mov"]
+PresetName = Literal["draft", "standard", "high"]
+EngineName = Literal["auto", "copy", "normalize", "moviepy"]
+
+_BITRATE = re.compile(r"^(\d+(?:\.\d+)?)([kKmM]?)$")
+_RESOLUTION = re.compile(r"^(\d+)x(\d+)$")
+_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
+
+
+def is_request_file(path: Path | str) -> bool:
+    """``assembly.json`` or ``<anything>.assembly.json``, and not hidden."""
+    name = Path(path).name
+    if name.startswith("."):
+        return False
+    return name == REQUEST_NAME or (
+        name.endswith(REQUEST_SUFFIX) and len(name) > len(REQUEST_SUFFIX)
+    )
+
+
+class OutputSettings(BaseModel):
+    """What the export looks like. Every field has a default."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    output_format: FormatName = Field("mp4", description="Container: mp4 or mov.")
+    resolution: str = Field(
+        "1920x1080", description="WIDTHxHEIGHT, both even (H.264 in yuv420p needs it)."
+    )
+    bitrate: str = Field("5000k", description="Video bitrate, e.g. 5000k or 8M.")
+    fps: int | float = Field(
+        24,
+        description="Output frame rate; NTSC rates are kept exact.",
+        json_schema_extra={"enum": list(FRAME_RATES)},
+    )
+    quality_preset: PresetName = Field("standard", description="draft, standard or high.")
+
+    @field_validator("resolution")
+    @classmethod
+    def _even_resolution(cls, value: str) -> str:
+        match = _RESOLUTION.match(value)
+        if not match:
+            raise ValueError(f"'{value}' is not WIDTHxHEIGHT, e.g. 1920x1080")
+        width, height = int(match[1]), int(match[2])
+        if not (16 <= width <= 8192 and 16 <= height <= 8192):
+            raise ValueError(f"'{value}' is out of range; each side must be 16 to 8192 pixels")
+        if width % 2 or height % 2:
+            raise ValueError(
+                f"'{value}' has an odd side; H.264 in yuv420p needs even sizes, "
+                f"e.g. {width + width % 2}x{height + height % 2}"
+            )
+        return value
+
+    @field_validator("fps")
+    @classmethod
+    def _known_rate(cls, value: float) -> float:
+        if float(value) not in FRAME_RATES:
+            choices = ", ".join(f"{r:g}" for r in FRAME_RATES)
+            raise ValueError(f"{value:g} fps is not offered; choose one of {choices}")
+        return value
+
+    @field_validator("bitrate")
+    @classmethod
+    def _bitrate(cls, value: str) -> str:
+        match = _BITRATE.match(value.strip())
+        if not match or float(match[1]) <= 0:
+            raise ValueError(
+                f"'{value}' is not a bitrate; use a number with an optional k or M suffix, "
+                "e.g. 5000k or 8M"
+            )
+        return value.strip()
+
+    @property
+    def size(self) -> tuple[int, int]:
+        width, height = self.resolution.split("x")
+        return int(width), int(height)
+
+    @property
+    def frame_rate(self) -> Fraction:
+        return FRAME_RATES[float(self.fps)]
+
+    @property
+    def bits_per_second(self) -> int:
+        match = _BITRATE.match(self.bitrate)
+        assert match
+        scale = {"": 1, "k": 1_000, "m": 1_000_000}[match[2].lower()]
+        return int(float(match[1]) * scale)
+
+
+class Shot(BaseModel):
+    """One shot: a file relative to the project, optionally trimmed (seconds)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+    path: str = Field(min_length=1, description="File path relative to the project folder.")
+    in_: Annotated[float | None, Field(alias="in", ge=0, description="Trim start, seconds.")] = None
+    out: Annotated[float | None, Field(gt=0, description="Trim end, seconds.")] = None
+
+    @model_validator(mode="after")
+    def _ordered(self) -> Shot:
+        if self.in_ is not None and self.out is not None and self.out <= self.in_:
+            raise ValueError(f"'out' ({self.out} s) must be after 'in' ({self.in_} s)")
+        return self
+
+
+def shot_entry(value: Any) -> Any:
+    """A shot as written (a bare path, or an object) in the object form."""
+    return {"path": value} if isinstance(value, str) else value
+
+
+class AssemblyRequest(BaseModel):
+    """The whole ``assembly.json`` document."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    name: str | None = Field(
+        None,
+        max_length=120,
+        description=(
+            "Base name of the export. Default: the request file's name without "
+            "'.assembly.json', or the project folder's name for a plain assembly.json."
+        ),
+    )
+    shots: list[Shot | str] = Field(min_length=1, description="Shots in order.")
+    output: OutputSettings = Field(default_factory=OutputSettings)  # type: ignore[arg-type]
+    engine: EngineName = Field(
+        "auto",
+        description=(
+            "How to render. 'auto': join without re-encoding when every shot already "
+            "matches the output, else normalize each shot with ffmpeg and join. 'copy': "
+            "never re-encode the picture (fails naming the shots that do not match). "
+            "'normalize': always re-encode. 'moviepy': MoviePy composition, frame by frame."
+        ),
+    )
+
+    @field_validator("name")
+    @classmethod
+    def _safe_name(cls, value: str | None) -> str | None:
+        if value is not None and not _NAME.match(value):
+            raise ValueError(
+                f"'{value}' is not a usable file name; use letters, digits, '.', '_' and '-', "
+                "starting with a letter or digit"
+            )
+        return value
+
+    @property
+    def shot_list(self) -> list[Shot]:
+        return [Shot.model_validate(shot_entry(s)) for s in self.shots]
+
+    def export_name(self, request_path: Path) -> str:
+        if self.name:
+            return self.name
+        return default_export_name(request_path)
+
+
+def default_export_name(request_path: Path) -> str:
+    name = request_path.name
+    if name != REQUEST_NAME and name.endswith(REQUEST_SUFFIX):
+        return name[: -len(REQUEST_SUFFIX)]
+    return request_path.resolve().parent.name or "assembly"

@@ -1,0 +1,1 @@
+"""Watching the roots: filesystem events and rescans, settled into admitted requests."""

@@ -1,0 +1,110 @@
+"""Scale-out over RQ: part jobs on several workers, one join, one request."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+from assemblyd.queue import adapter, views
+from assemblyd.queue.admission import admit
+from assemblyd.records.status import StatusFile
+from tests.conftest import cancel_with_cli, make_project, request_doc, service_env, wait_for
+from tests.mediacheck import measure
+
+SHOTS = ["wide24.mp4", "wide30.mp4", "portrait25.mp4", "square50.mp4", "ntsc.mov"]
+
+
+def _drop(root, media, conn, settings, name, shots, **output):
+    project = make_project(root, media, name, sorted(set(shots)))
+    request = project / "assembly.json"
+    request.write_bytes(request_doc(shots, **output))
+    assert admit(conn, settings, request) == "queued"
+    return project, request, StatusFile(request)
+
+
+def test_parts_run_on_several_workers_and_add_up(workers, conn, root, media, service_settings):
+    workers.start(2)
+    project, _, status = _drop(root, media, conn, service_settings, "fan1", SHOTS)
+    job_id = status.read()["job_id"]
+    seen = []
+    wait_for(
+        lambda: (
+            seen.append(views.view(adapter.fetch(conn, job_id))) or seen[-1]["state"] == "finished"
+        ),
+        120,
+        "the fanned-out job",
+    )
+    parent = adapter.fetch(conn, job_id)
+    parts = [adapter.fetch(conn, i) for i in parent.meta["fanout"]["parts"]]
+    assert len(parts) == len(SHOTS)
+    assert len({p.worker_name for p in parts}) == 2  # both workers took a share
+    join = adapter.fetch(conn, parent.meta["fanout"]["join"])
+    # RQ records the join as finished just after it has published and told everyone.
+    wait_for(lambda: join.get_status(refresh=True) == "finished", 10, "the join's bookkeeping")
+    assert min(j.ended_at for j in parts) <= join.started_at  # the join waited for them
+    percents = [v["progress"] for v in seen]
+    assert percents == sorted(percents) and percents[-1] == 100.0
+    assert any(6 < p < 90 for p in percents)  # the parts' share showed up as they ran
+    m = measure(project / status.read()["export"])
+    assert m.frames == 24 * 4 + 23 and (m.width, m.height) == (320, 180)
+
+
+def test_canceling_the_request_cancels_every_part(workers, conn, root, media, service_settings):
+    workers.start(1)
+    long_shots = [f"long{i}.mp4" for i in range(4)]
+    project = make_project(root, media, "fan2", [])
+    for name in long_shots:
+        (project / "shots" / name).write_bytes((media / "long24.mp4").read_bytes())
+    request = project / "assembly.json"
+    request.write_bytes(request_doc(long_shots, resolution="1280x720", quality_preset="high"))
+    assert admit(conn, service_settings, request) == "queued"
+    status = StatusFile(request)
+    job_id = status.read()["job_id"]
+    wait_for(lambda: adapter.fetch(conn, job_id).meta.get("fanout"), 60, "the hand-off")
+    parent = adapter.fetch(conn, job_id)
+    first = parent.meta["fanout"]["parts"][0]
+    wait_for(lambda: adapter.fetch(conn, first).get_status() == "started", 30, "a part")
+    run = cancel_with_cli(service_settings, job_id)
+    assert run.returncode == 0, run.stderr
+    assert status.read()["state"] == "canceled"
+    children = [
+        adapter.fetch(conn, i)
+        for i in adapter.fetch(conn, job_id).meta["fanout"]["parts"]
+        + [parent.meta["fanout"]["join"]]
+    ]
+    wait_for(
+        lambda: all(c.get_status(refresh=True) in ("stopped", "canceled") for c in children),
+        15,
+        "every child to stop",
+    )
+    assert adapter.fetch(conn, parent.meta["fanout"]["join"]).get_status() == "canceled"
+    assert not (project / "exports").exists() or list((project / "exports").iterdir()) == []
+    (entry,) = json.loads((project / "project.json").read_text())["assemblies"]
+    assert entry["status"] == "canceled"
+
+
+def test_a_failing_part_fails_the_request_naming_its_shot(conn, root, media, service_settings):
+    project, _, status = _drop(root, media, conn, service_settings, "fan3", SHOTS[:3])
+    env = service_env(service_settings)
+    # One worker takes only the request's own job: it plans and hands off.
+    subprocess.run(
+        [sys.executable, "-m", "assemblyd", "worker", "--burst", "--max-jobs", "1"],
+        env=env,
+        check=True,
+        timeout=120,
+    )
+    job_id = status.read()["job_id"]
+    parent = adapter.fetch(conn, job_id)
+    assert len(parent.meta["fanout"]["parts"]) == 3
+    # Before the parts run, shot 2 is damaged on the NAS.
+    (project / "shots" / "wide30.mp4").write_bytes(b"\0" * 4096)
+    subprocess.run(
+        [sys.executable, "-m", "assemblyd", "worker", "--burst"], env=env, check=True, timeout=120
+    )
+    record = status.read()
+    assert record["state"] == "failed"
+    assert record["error"]["shot_index"] == 1 and "shot 2" in record["error"]["message"]
+    join = adapter.fetch(conn, parent.meta["fanout"]["join"])
+    assert join.get_status() in ("canceled", "deferred")  # it never ran
+    assert not (project / "exports").exists() or list((project / "exports").iterdir()) == []
