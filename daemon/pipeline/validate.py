@@ -93,7 +93,7 @@ def check_shot(
     except ProbeError as exc:
         return problem(exc.code, exc.reason)
     start = shot.in_ or 0.0
-    end = shot.out if shot.out is not None else info.duration
+    end = shot.end if shot.end is not None else info.duration
     # Half a frame of slack: "out": 3.0 on a 2.99 s clip is what the editor meant.
     slack = float(0.5 / info.frame_rate)
     trims: list[str] = []
@@ -101,8 +101,9 @@ def check_shot(
         trims.append(
             f"'in' {start:.3f} s is not before the end of the shot ({info.duration:.3f} s)"
         )
-    if shot.out is not None and shot.out > info.duration + slack:
-        trims.append(f"'out' {shot.out:.3f} s is past the end of the shot ({info.duration:.3f} s)")
+    if shot.end is not None and shot.end > info.duration + slack:
+        said = "'out'" if shot.out is not None else "'in' + 'duration'"
+        trims.append(f"{said} {shot.end:.3f} s is past the end of the shot ({info.duration:.3f} s)")
     if trims:
         return None, [
             Problem("trim_out_of_range", t, shot_index=index, path=shot.path) for t in trims

@@ -122,19 +122,77 @@ class OutputSettings(BaseModel):
 
 
 class Shot(BaseModel):
-    """One shot: a file relative to the project, optionally trimmed (seconds)."""
+    """One shot: a file relative to the project, optionally trimmed (seconds).
+
+    The file is a video, a still (PNG, JPEG, TIFF: give it a ``duration``) or a
+    numbered image sequence written printf-style (``plates/sh010.%04d.dpx``: give
+    it a ``rate``).
+    """
 
     model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
 
-    path: str = Field(min_length=1, description="File path relative to the project folder.")
+    path: str = Field(
+        min_length=1,
+        description=(
+            "File path relative to the project folder. An image sequence is written "
+            "with its frame number as %d or %0Nd, e.g. plates/sh010.%04d.exr."
+        ),
+    )
     in_: Annotated[float | None, Field(alias="in", ge=0, description="Trim start, seconds.")] = None
     out: Annotated[float | None, Field(gt=0, description="Trim end, seconds.")] = None
+    duration: Annotated[
+        float | None,
+        Field(
+            gt=0,
+            description=(
+                "Seconds the shot lasts. Required for a still; for a video or a "
+                "sequence, an alternative to 'out' (counted from 'in')."
+            ),
+        ),
+    ] = None
+    rate: Annotated[
+        float | None,
+        Field(
+            gt=0,
+            le=240,
+            description=(
+                "Frames per second of an image sequence (23.976, 29.97 and 59.94 are "
+                "taken as the exact NTSC rates). Default 24."
+            ),
+        ),
+    ] = None
+    audio: Annotated[
+        Literal["mute"] | list[Annotated[int, Field(ge=0)]] | None,
+        Field(
+            description=(
+                "Which sound to use: 'mute', or the audio streams to mix, numbered from "
+                "0 in the file's order. Default: the first stream with two or more "
+                "channels (downmixed to stereo), else every mono stream mixed."
+            )
+        ),
+    ] = None
 
     @model_validator(mode="after")
     def _ordered(self) -> Shot:
         if self.in_ is not None and self.out is not None and self.out <= self.in_:
             raise ValueError(f"'out' ({self.out} s) must be after 'in' ({self.in_} s)")
+        if self.out is not None and self.duration is not None:
+            raise ValueError("give 'out' or 'duration', not both")
         return self
+
+    @property
+    def end(self) -> float | None:
+        """The trim end in seconds, from 'out' or 'in' + 'duration'."""
+        if self.duration is not None:
+            return (self.in_ or 0.0) + self.duration
+        return self.out
+
+    @property
+    def frame_rate(self) -> Fraction | None:
+        """``rate`` as an exact fraction (NTSC rates exact)."""
+        if self.rate is None:
+            return None
+        return FRAME_RATES.get(self.rate) or Fraction(self.rate).limit_denominator(1001)
 
 
 def shot_entry(value: Any) -> Any:

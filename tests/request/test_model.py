@@ -11,7 +11,7 @@ from assemblyd.request.schema import json_schema
 SCHEMA_FILE = Path(__file__).resolve().parents[2] / "config" / "assembly.schema.json"
 
 
-def test_output_defaults_are_the_seed_config():
+def test_output_defaults():
     out = OutputSettings()
     assert out.model_dump() == {
         "output_format": "mp4",
