@@ -32,6 +32,15 @@ class ErrorRecord(TypedDict):
     problems: NotRequired[list[ProblemRecord]]
 
 
+class Notice(TypedDict):
+    """Something the user should know about a render that still went through (a
+    fallback, an effect rendered as a cut): a stable code and words for people."""
+
+    code: str
+    message: str
+    shot_index: NotRequired[int]
+
+
 @dataclass(frozen=True)
 class Problem:
     """One thing wrong with a request: a shot, a setting or the file itself."""

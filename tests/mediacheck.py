@@ -110,3 +110,49 @@ def dominant_hz(samples: np.ndarray, rate: int) -> float:
 
 def rms(samples: np.ndarray) -> float:
     return float(np.sqrt(np.mean(samples**2))) if len(samples) else 0.0
+
+
+def frames_rgb(path: Path) -> list[np.ndarray]:
+    """Every frame of the first video stream, decoded to RGB."""
+    with av.open(str(path)) as c:
+        return [frame.to_ndarray(format="rgb24") for frame in c.decode(video=0)]
+
+
+def picture_box(frame: np.ndarray, threshold: int = 30) -> tuple[int, int, int, int]:
+    """(x, y, width, height) of what is not black: where the picture sits."""
+    lit = frame.max(axis=2) > threshold
+    rows, cols = np.flatnonzero(lit.any(axis=1)), np.flatnonzero(lit.any(axis=0))
+    if not len(rows):
+        return (0, 0, 0, 0)
+    return int(cols[0]), int(rows[0]), int(cols[-1] - cols[0] + 1), int(rows[-1] - rows[0] + 1)
+
+
+def quadrant_colours(
+    frame: np.ndarray, box: tuple[int, int, int, int]
+) -> dict[str, tuple[int, int, int]]:
+    """The mean colour at the middle of each quarter of ``box``."""
+    x, y, w, h = box
+    found = {}
+    for name, (cx, cy) in {"tl": (1, 1), "tr": (3, 1), "bl": (1, 3), "br": (3, 3)}.items():
+        px, py = x + w * cx // 4, y + h * cy // 4
+        rx, ry = max(1, w // 16), max(1, h // 16)
+        patch = frame[py - ry : py + ry + 1, px - rx : px + rx + 1].reshape(-1, 3)
+        found[name] = tuple(int(v) for v in patch.mean(axis=0).round())  # type: ignore[assignment]
+    return found
+
+
+def colour_error(a: tuple[int, int, int], b: tuple[int, int, int]) -> int:
+    return max(abs(int(x) - int(y)) for x, y in zip(a, b, strict=True))
+
+
+def tags(path: Path) -> tuple[int, int, int, int, str]:
+    """Primaries, transfer, matrix, range and pixel format of the video stream."""
+    with av.open(str(path)) as c:
+        ctx = c.streams.video[0].codec_context
+        return (
+            int(ctx.color_primaries),
+            int(ctx.color_trc),
+            int(ctx.colorspace),
+            int(ctx.color_range),
+            str(ctx.pix_fmt),
+        )

@@ -8,8 +8,9 @@ would make FFmpeg open further files or URLs on its own.
 
 from __future__ import annotations
 
+import itertools
 import math
-from dataclasses import dataclass
+import struct
 from fractions import Fraction
 from pathlib import Path
 from typing import Any
@@ -18,6 +19,8 @@ import av
 import av.error
 
 from ..errors import ProbeError
+from .info import FIELD_ORDERS, AudioTrack, Colour, Kind, MediaInfo, Orientation
+from .sequence import UNMANAGED_SUFFIXES, Frames, find_frames, frame_path, is_sequence
 
 # Demuxers that read *other* files or URLs named inside the input. A shot file must
 # be media, not a recipe for fetching media.
@@ -26,58 +29,35 @@ _INDIRECT_FORMATS = {"hls", "applehttp", "concat", "ffconcat", "dash", "image2",
 _PLAYLIST_MAGIC = (b"#EXTM3U", b"ffconcat", b"[playlist]", b"<?xml", b"<MPD", b"#EXT")
 # FFmpeg's own options for the open: local files only, whatever the name says.
 _OPEN_OPTIONS = {"protocol_whitelist": "file"}
+# Demuxers of single images: a still, shown for as long as its shot says.
+_STILL_FORMATS = {
+    "image2",
+    "png_pipe",
+    "jpeg_pipe",
+    "tiff_pipe",
+    "dpx_pipe",
+    "bmp_pipe",
+    "webp_pipe",
+}
 
 
-@dataclass(frozen=True)
-class MediaInfo:
-    path: str
-    format_name: str
-    duration: float
-    width: int
-    height: int
-    rotation: int
-    frame_rate: Fraction
-    pix_fmt: str
-    video_codec: str
-    video_bit_rate: int | None
-    has_audio: bool
-    audio_codec: str | None
-    sample_rate: int | None
-    channels: int | None
-    header_has_duration: bool
-    #: Where the first video frame sits on the file's timeline (seconds).
-    start_time: float = 0.0
-    #: The codec's parameter sets (avcC for H.264). Shots can only be joined
-    #: without re-encoding when these are identical.
-    extradata: bytes = b""
-    #: The container's id of the video stream (an MP4 track ID).
-    video_stream_id: int = 0
-
-    @property
-    def display_size(self) -> tuple[int, int]:
-        """Size as shown, after the rotation FFmpeg applies on decode."""
-        if self.rotation % 180:
-            return self.height, self.width
-        return self.width, self.height
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "format": self.format_name,
-            "duration": round(self.duration, 6),
-            "width": self.width,
-            "height": self.height,
-            "rotation": self.rotation,
-            "fps": str(self.frame_rate),
-            "pix_fmt": self.pix_fmt,
-            "video_codec": self.video_codec,
-            "has_audio": self.has_audio,
-            "audio_codec": self.audio_codec,
-            "sample_rate": self.sample_rate,
-            "channels": self.channels,
+def _open(path: Path, sequence: Frames | None = None, rate: Fraction | None = None) -> Any:
+    if sequence is not None:
+        # The image2 demuxer reads the numbered files beside the pattern, and only those.
+        first = frame_path(path, sequence.first)
+        options = {
+            **_OPEN_OPTIONS,
+            "start_number": str(sequence.first),
+            "framerate": str(rate or 24),
+            "pattern_type": "sequence",
         }
-
-
-def _open(path: Path) -> Any:
+        try:
+            return av.open(str(path), format="image2", options=options)
+        except av.error.FFmpegError as exc:
+            raise ProbeError(
+                f"is not an image sequence FFmpeg can read ({first.name}: {_ffmpeg_reason(exc)})",
+                code="not_video",
+            ) from exc
     try:
         with path.open("rb") as fh:
             head = fh.read(64).lstrip()
@@ -94,7 +74,8 @@ def _open(path: Path) -> Any:
         raise ProbeError(
             f"is not a video FFmpeg can read ({_ffmpeg_reason(exc)})", code="not_video"
         ) from exc
-    if container.format.name.split(",")[0] in _INDIRECT_FORMATS:
+    name = container.format.name.split(",")[0]
+    if name in _INDIRECT_FORMATS and not (name == "image2" and "%" not in path.name):
         container.close()
         raise ProbeError(
             f"is a '{container.format.name}' playlist, not media; list the media files themselves",
@@ -106,18 +87,6 @@ def _open(path: Path) -> Any:
 def _ffmpeg_reason(exc: BaseException) -> str:
     text = getattr(exc, "strerror", None) or str(exc)
     return str(text).strip().rstrip(".")
-
-
-def _rotation(stream: Any) -> int:
-    # PyAV exposes the display matrix as frame side data; the stream-level tag is
-    # the portable place older muxers wrote it.
-    tag = stream.metadata.get("rotate")
-    if tag is not None:
-        try:
-            return int(float(tag)) % 360
-        except ValueError:
-            return 0
-    return 0
 
 
 def _scan_video_end(container: Any, stream: Any) -> float:
@@ -132,83 +101,204 @@ def _scan_video_end(container: Any, stream: Any) -> float:
     return end
 
 
-def probe(path: Path) -> MediaInfo:
-    """Open ``path`` and describe its first video and audio streams."""
-    container = _open(path)
+def _first_frame(container: Any, stream: Any) -> tuple[Any, bool]:
+    """The first frame the decoder shows, and whether packets before it were hidden
+    by an edit list (FFmpeg flags them as discarded)."""
+    hidden = False
+    stream.codec_context.thread_count = 1  # one frame: threads cost more than they save
+    try:
+        for packet in container.demux(stream):
+            hidden = hidden or bool(packet.is_discard)
+            for frame in packet.decode():
+                return frame, hidden
+        for frame in stream.codec_context.decode(None):
+            return frame, hidden
+    except av.error.FFmpegError as exc:
+        raise ProbeError(
+            f"cannot be decoded ({_ffmpeg_reason(exc)}); the file is damaged or truncated",
+            code="corrupt",
+        ) from exc
+    finally:
+        container.seek(0)
+    raise ProbeError("no video frame can be decoded", code="corrupt")
+
+
+def _orientation(stream: Any, frame: Any) -> Orientation:
+    matrix = frame.side_data.get("DISPLAYMATRIX") if frame is not None else None
+    if matrix is not None:
+        return Orientation.from_matrix(struct.unpack("<9i", bytes(matrix)))
+    # Older muxers wrote a clockwise "rotate" tag on the stream instead.
+    tag = stream.metadata.get("rotate")
+    try:
+        return Orientation.from_tag(float(tag)) if tag is not None else Orientation()
+    except ValueError:
+        return Orientation()
+
+
+def _field_order(ctx: Any, frame: Any) -> str:
+    order = FIELD_ORDERS.get(int(ctx.field_order or 0))
+    if order is None:  # unknown to the container: the frames say
+        order = "interlaced" if frame is not None and frame.interlaced_frame else "progressive"
+    return order
+
+
+def _sar(stream: Any, ctx: Any) -> Fraction:
+    # FFmpeg's own rule: the container's pixel shape wins over the bitstream's.
+    for value in (stream.sample_aspect_ratio, ctx.sample_aspect_ratio):
+        if value and value > 0:
+            return Fraction(value)
+    return Fraction(1)
+
+
+def _audio_tracks(container: Any) -> tuple[AudioTrack, ...]:
+    tracks = []
+    for number, stream in enumerate(container.streams.audio):
+        ctx = stream.codec_context
+        layout = ctx.layout
+        channels = int(layout.nb_channels if layout is not None else ctx.channels or 0)
+        if channels and ctx.sample_rate:
+            name = layout.name if layout is not None else f"{channels} channels"
+            tracks.append(AudioTrack(number, channels, name, int(ctx.sample_rate), ctx.name))
+    return tuple(tracks)
+
+
+def probe(path: Path, rate: Fraction | None = None) -> MediaInfo:
+    """Describe ``path``: a video, a still, or an image sequence's pattern (whose
+    frames are read at ``rate``, default 24)."""
+    if path.suffix.lower() in UNMANAGED_SUFFIXES:
+        raise ProbeError(
+            f"is a scene-linear {path.suffix} image; colour-managed formats are not "
+            "handled (convert to DPX, TIFF or PNG with your colour pipeline)",
+            code="unsupported_media",
+        )
+    sequence = find_frames(path) if is_sequence(str(path)) else None
+    if is_sequence(str(path)) and sequence is None:
+        raise ProbeError("no frames of this image sequence exist", code="missing_file")
+    rate = rate or Fraction(24)
+    container = _open(path, sequence, rate)
     try:
         if not container.streams.video:
+            if container.streams.audio:
+                raise ProbeError(
+                    "has sound but no picture; audio-only files cannot be shots",
+                    code="audio_only",
+                )
             raise ProbeError("has no video stream", code="not_video")
         video = container.streams.video[0]
-        audio = container.streams.audio[0] if container.streams.audio else None
-        rate = video.guessed_rate or video.average_rate or video.base_rate
-        if not rate or rate <= 0:
-            raise ProbeError("has no usable frame rate", code="not_video")
-        start = float(video.start_time * video.time_base) if video.start_time else 0.0
-        if video.duration:
-            duration = float(video.duration * video.time_base)
-            header_has_duration = True
-        elif container.duration:
-            duration = container.duration / av.time_base - start
-            header_has_duration = True
-        else:
-            duration = _scan_video_end(container, video) - start
-            header_has_duration = False
-        if not math.isfinite(duration) or duration <= 0:
-            raise ProbeError("contains no video frames", code="not_video")
         ctx = video.codec_context
         if not ctx.width or not ctx.height:
             raise ProbeError("has a video stream without a picture size", code="not_video")
+        name = container.format.name.split(",")[0]
+        kind: Kind = "sequence" if sequence else "still" if name in _STILL_FORMATS else "video"
+        first, hidden = _first_frame(container, video)
+        if kind == "sequence":
+            assert sequence is not None
+            frame_rate, duration, has_duration = rate, float(sequence.count / rate), True
+            start = 0.0
+        elif kind == "still":
+            frame_rate, duration, has_duration, start = Fraction(25), 0.0, True, 0.0
+        else:
+            frame_rate = Fraction(video.guessed_rate or video.average_rate or video.base_rate or 0)
+            if frame_rate <= 0:
+                raise ProbeError("has no usable frame rate", code="not_video")
+            start = float(video.start_time * video.time_base) if video.start_time else 0.0
+            duration, has_duration = _duration(container, video, start)
+            # The picture's own clock: its first shown frame, which an edit list that
+            # starts between two frames puts a little after the stream's start.
+            if first is not None and first.time is not None and first.time > start:
+                duration, start = duration - (first.time - start), float(first.time)
+        fmt = first.format if first is not None else ctx.format
+        pix_fmt = (fmt.name if fmt is not None else ctx.pix_fmt) or "unknown"
         return MediaInfo(
             path=str(path),
             format_name=container.format.name,
+            kind=kind,
             duration=duration,
             width=ctx.width,
             height=ctx.height,
-            rotation=_rotation(video),
-            frame_rate=Fraction(rate),
-            pix_fmt=ctx.pix_fmt or "unknown",
+            frame_rate=frame_rate,
+            pix_fmt=pix_fmt,
+            bit_depth=max((c.bits for c in fmt.components), default=8) if fmt else 8,
             video_codec=ctx.name,
             video_bit_rate=ctx.bit_rate or container.bit_rate or None,
-            has_audio=audio is not None,
-            audio_codec=audio.codec_context.name if audio else None,
-            sample_rate=audio.codec_context.sample_rate if audio else None,
-            channels=audio.codec_context.channels if audio else None,
-            header_has_duration=header_has_duration,
+            header_has_duration=has_duration,
+            orientation=_orientation(video, first),
+            sar=_sar(video, ctx),
+            field_order=_field_order(ctx, first) if kind == "video" else "progressive",
+            colour=Colour.read(
+                int(first.colorspace if first.colorspace != 2 else ctx.colorspace),
+                int(first.color_trc if first.color_trc != 2 else ctx.color_trc),
+                int(first.color_primaries if first.color_primaries != 2 else ctx.color_primaries),
+                int(first.color_range or ctx.color_range),
+                pix_fmt,
+                ctx.height,
+            ),
+            audio=_audio_tracks(container) if kind == "video" else (),
             start_time=start,
+            container_start=(container.start_time / av.time_base if container.start_time else 0.0),
+            hidden_frames=hidden,
             extradata=bytes(ctx.extradata or b""),
             video_stream_id=int(video.id or 0),
+            first_number=sequence.first if sequence else None,
         )
     finally:
         container.close()
 
 
-def check_decodes(path: Path, info: MediaInfo, start: float, end: float, full: bool) -> None:
-    """Read the used range of ``path`` and fail on damage or truncation.
+def _duration(container: Any, video: Any, start: float) -> tuple[float, bool]:
+    if video.duration:
+        duration, has_duration = float(video.duration * video.time_base), True
+    elif container.duration:
+        duration, has_duration = container.duration / av.time_base - start, True
+    else:
+        duration, has_duration = _scan_video_end(container, video) - start, False
+    if not math.isfinite(duration) or duration <= 0:
+        raise ProbeError("contains no video frames", code="not_video")
+    return duration, has_duration
+
+
+def check_decodes(path: Path, info: MediaInfo, start: float, end: float, full: bool) -> int:
+    """Read the used range of ``path`` and fail on damage or truncation; returns how
+    many holes (dropped frames: steps of more than one and a half frames between
+    consecutive pictures) the range has.
 
     Every packet of the range is demuxed (cheap: no decoding), so a file whose
     header promises more than its data holds (a truncated copy from a NAS, an
     interrupted upload) ends early here instead of freezing on its last frame in
-    somebody's cut. Keyframes are decoded, or with ``full`` every frame.
+    somebody's cut. Keyframes are decoded, or with ``full`` every frame. (Every
+    frame of an image sequence is a keyframe: its first and last are decoded. A
+    still was decoded by the probe.)
     """
-    container = _open(path)
+    if info.kind == "still":
+        return 0
+    container = open_media(path, info)
     frame_dur = float(1 / info.frame_rate)
     decoded = 0
     last = -1.0
+    times: list[float] = []
     try:
         stream = container.streams.video[0]
         if not full:
             # A handful of keyframes: decoder threads cost more than they save.
             stream.codec_context.thread_count = 1
         _seek(container, stream, info.start_time + start)
+        final = None
         for packet in container.demux(stream):
             if packet.pts is None or packet.time_base is None:
                 continue
             t = float(packet.pts * packet.time_base) - info.start_time
             last = max(last, t + float((packet.duration or 0) * packet.time_base))
-            if full or packet.is_keyframe:
+            if start - frame_dur / 2 <= t < end and not packet.is_discard:
+                times.append(t)
+            keyframe = packet.is_keyframe and (info.kind == "video" or decoded == 0)
+            if full or keyframe:
                 decoded += len(packet.decode())
+            else:
+                final = packet
             if t >= end:
                 break
+        if final is not None and info.kind == "sequence":
+            decoded += len(final.decode())
         decoded += len(stream.codec_context.decode(None))  # drain the decoder's delay
     except av.error.FFmpegError as exc:
         raise ProbeError(
@@ -229,6 +319,15 @@ def check_decodes(path: Path, info: MediaInfo, start: float, end: float, full: b
             f"{end:.2f} s needed; the file is truncated or damaged",
             code="truncated",
         )
+    times.sort()
+    return sum(1 for a, b in itertools.pairwise(times) if b - a > 1.5 * frame_dur)
+
+
+def open_media(path: Path, info: MediaInfo) -> Any:
+    """Open what :func:`probe` described, the same way (an image sequence by its frames)."""
+    if info.kind != "sequence":
+        return _open(path)
+    return _open(path, find_frames(path), info.frame_rate)
 
 
 def _seek(container: Any, stream: Any, seconds: float) -> None:
@@ -241,7 +340,7 @@ def keyframe_at(path: Path, info: MediaInfo, seconds: float) -> bool:
 
     Demuxes a few packets, decodes nothing: cheap enough for every trim.
     """
-    container = _open(path)
+    container = open_media(path, info)
     try:
         stream = container.streams.video[0]
         half = float(1 / info.frame_rate) / 2

@@ -52,6 +52,13 @@ def make_clip(
             "-af",
             f"aformat=channel_layouts={layout}",
         ]
+    if video:
+        # Made the way a camera or an editor's export tags it: BT.709, limited range.
+        cmd += [
+            "-vf",
+            "scale=out_color_matrix=bt709:out_range=tv,format=yuv420p,"
+            "setparams=color_primaries=bt709:color_trc=bt709:colorspace=bt709:range=tv",
+        ]
     if not video:
         cmd += ["-c:a", "aac"]
     elif path.suffix == ".webm":

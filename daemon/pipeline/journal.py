@@ -11,7 +11,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from ..errors import Abandoned, Canceled, error_record
+from ..errors import Abandoned, Canceled, Notice, error_record
 from ..records.project import ProjectFile
 from ..render.model import Plan, SegmentStats
 from ..stamps import now_iso, sha256_hex
@@ -34,6 +34,7 @@ class Journal:
             started_at=now_iso(),
             finished_at=None,
             error=None,
+            warnings=[],
         )
 
     def planned(self, validated: ValidatedRequest, plan: Plan) -> None:
@@ -63,6 +64,12 @@ class Journal:
             finished_at=now_iso(),
             timings=timings,
         )
+
+    def warned(self, notice: Notice) -> None:
+        self.record.warn(self.run_id, notice)
+
+    def replanned(self, plan: Plan) -> None:
+        self.record.update(self.run_id, strategy=plan.strategy)
 
     @contextmanager
     def failures(self, timings: dict[str, float]) -> Iterator[None]:

@@ -10,7 +10,9 @@ own choice (:mod:`..render.auto`), made here from what the probe found.
 from __future__ import annotations
 
 from fractions import Fraction
+from typing import Literal
 
+from ..media.info import MediaInfo
 from ..render.auto import choose, copy_mismatch, same_parameter_sets
 from ..render.model import Plan, Segment
 from ..render.presets import Encoder, encoder_for
@@ -19,13 +21,33 @@ from ..settings import Settings
 from .validate import ProbedShot, ValidatedRequest
 
 
-def fit_inside(src: tuple[int, int], canvas: tuple[int, int]) -> tuple[int, int]:
-    """The largest even size with ``src``'s aspect ratio that fits in ``canvas``."""
+def fit_inside(src: tuple[Fraction, Fraction], canvas: tuple[int, int]) -> tuple[int, int]:
+    """The largest even size with ``src``'s aspect ratio that fits in ``canvas``.
+
+    ``src`` is the displayed size (stored size times pixel shape, turned), exact; it is
+    rounded once, to even numbers (4:2:0 needs them), so the picture's shape is off
+    by at most a pixel, never stretched.
+    """
     (sw, sh), (cw, ch) = src, canvas
-    scale = min(cw / sw, ch / sh)
+    scale = min(Fraction(cw) / sw, Fraction(ch) / sh)
     width = min(cw, max(2, round(sw * scale / 2) * 2))
     height = min(ch, max(2, round(sh * scale / 2) * 2))
     return width, height
+
+
+def audio_streams(info: MediaInfo, choice: Literal["mute"] | list[int] | None) -> tuple[int, ...]:
+    """Which of the source's audio streams the soundtrack mixes.
+
+    By default the first stream with two or more channels (5.1 and 7.1 are
+    downmixed to stereo); a file with only mono streams, as cameras record them, gets
+    all of them mixed. A shot may say ``"mute"`` or list the streams itself.
+    """
+    if choice == "mute":
+        return ()
+    if choice is not None:
+        return tuple(choice)
+    wide = [track.number for track in info.audio if track.channels >= 2]
+    return (wide[0],) if wide else tuple(track.number for track in info.audio)
 
 
 def segment_for(
@@ -41,23 +63,22 @@ def segment_for(
     fit = fit_inside(shot.info.display_size, canvas)
     mismatch = ""
     if want_copy:
-        mismatch = copy_mismatch(shot.info, shot.source, shot.start, shot.end, output, encoder)
+        mismatch = copy_mismatch(
+            shot.info, shot.source, shot.start, shot.end, output, encoder, shot.holes
+        )
     return Segment(
         shot_index=shot.index,
         source=shot.source,
+        info=shot.info,
         start=shot.start,
+        end=shot.end,
         frames=frames,
         first_frame=first_frame,
-        has_audio=shot.info.has_audio,
-        source_rate=shot.info.frame_rate,
         fit=fit,
-        offset=((canvas[0] - fit[0]) // 2, (canvas[1] - fit[1]) // 2),
-        needs_scan=not shot.info.header_has_duration,
-        end=shot.end,
+        # Centred, on even pixels: 4:2:0 chroma cannot start a picture on an odd one.
+        offset=((canvas[0] - fit[0]) // 4 * 2, (canvas[1] - fit[1]) // 4 * 2),
+        audio=audio_streams(shot.info, shot.entry.audio),
         mismatch=mismatch,
-        source_start=shot.info.start_time,
-        source_duration=shot.info.duration,
-        stream_id=shot.info.video_stream_id,
         label=shot.entry.path,
     )
 

@@ -13,6 +13,7 @@ from typing import Any, Protocol
 
 from tqdm import tqdm
 
+from ..errors import Notice
 from ..states import Stage
 
 #: Each stage's share of the bar. Rendering is nearly all of the wall time.
@@ -29,6 +30,8 @@ STAGES: dict[Stage, tuple[float, float]] = {
 class Update:
     stage: Stage
     percent: float
+    #: Set on the one update that carries a warning (the percent does not move).
+    notice: Notice | None = None
 
 
 class Sink(Protocol):
@@ -59,6 +62,10 @@ class Progress:
         lo, hi = STAGES[stage]
         self.report(stage, lo + (hi - lo) * min(max(fraction, 0.0), 1.0))
 
+    def warn(self, notice: Notice) -> None:
+        """Tell every sink something the user should know; the bar does not move."""
+        self._emit(Update(self.stage or Stage.PROBE, self.percent, notice))
+
     def finish(self) -> None:
         if self.finished:
             return
@@ -83,6 +90,9 @@ class TerminalBar:
         )
 
     def __call__(self, update: Update) -> None:
+        if update.notice is not None:
+            self._bar.write(f"warning: {update.notice['message']}")
+            return
         self._bar.set_description_str(update.stage, refresh=False)
         self._bar.update(update.percent - self._bar.n)
 

@@ -12,9 +12,10 @@ import time
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
+from ..errors import Notice, RenderError, VerifyError, describe
 from ..render.model import Plan, SegmentStats
 from ..render.strategy import render
 from ..settings import Settings
@@ -108,12 +109,24 @@ def execute(prepared: Prepared, settings: Settings, progress: Progress | None = 
     with prepared.journal.failures(watch.seconds):
         try:
             partial = partial_path(validated.project_dir, name, ext, prepared.run_id)
-            with watch.stage(Stage.RENDER):
-                stats = render(plan, partial, lambda f: progress.within(Stage.RENDER, f), settings)
-            with watch.stage(Stage.VERIFY):
-                progress.within(Stage.VERIFY, 0.0)
-                report = verify(partial, plan, settings)
-                progress.within(Stage.VERIFY, 1.0)
+            try:
+                stats, report = _render_and_verify(plan, partial, settings, progress, watch)
+            except (RenderError, VerifyError) as exc:
+                if plan.strategy != "copy" or request.engine != "auto":
+                    raise
+                # `auto` never fails where normalize would succeed: a copy join that
+                # does not hold up is rendered again, encoded, and the record says why.
+                notice = Notice(
+                    code="copy_fell_back",
+                    message=f"the copy join failed its checks ({describe(exc)}); "
+                    "rendered again with normalize",
+                )
+                prepared.journal.warned(notice)
+                progress.warn(notice)
+                partial.unlink(missing_ok=True)
+                plan = replace(plan, strategy="normalize")
+                stats, report = _render_and_verify(plan, partial, settings, progress, watch)
+                prepared.journal.replanned(plan)
             with watch.stage(Stage.PUBLISH):
                 # A stage change always reaches every sink: the queue's last chance to
                 # say this job was ended elsewhere before its export becomes public.
@@ -126,6 +139,18 @@ def execute(prepared: Prepared, settings: Settings, progress: Progress | None = 
         prepared.journal.finished(final, report, stats, watch.seconds)
     progress.finish()
     return Result(prepared.run_id, final, report, plan, stats, watch.seconds)
+
+
+def _render_and_verify(
+    plan: Plan, partial: Path, settings: Settings, progress: Progress, watch: Stopwatch
+) -> tuple[SegmentStats, OutputReport]:
+    with watch.stage(Stage.RENDER):
+        stats = render(plan, partial, lambda f: progress.within(Stage.RENDER, f), settings)
+    with watch.stage(Stage.VERIFY):
+        progress.within(Stage.VERIFY, 0.0)
+        report = verify(partial, plan, settings)
+        progress.within(Stage.VERIFY, 1.0)
+    return stats, report
 
 
 def assemble(

@@ -17,7 +17,9 @@ from typing import Any
 from pydantic import ValidationError
 
 from ..errors import ProbeError, Problem, ValidationFailed
-from ..media.probe import MediaInfo, check_decodes, probe
+from ..media.info import MediaInfo
+from ..media.probe import check_decodes, probe
+from ..media.sequence import describe_missing, find_frames, is_sequence
 from ..request.model import AssemblyRequest, Shot, shot_entry
 from ..request.parse import RawRequest, read_request
 from ..settings import Settings
@@ -40,6 +42,8 @@ class ProbedShot:
     info: MediaInfo
     start: float
     end: float
+    #: Frames missing inside the used range (dropped, or cut off by ``-c copy``).
+    holes: int = 0
 
     @property
     def duration(self) -> float:
@@ -57,41 +61,90 @@ class ValidatedRequest:
     shots: list[ProbedShot]
 
 
-def check_shot(
-    project: Path, index: int, shot: Shot, settings: Settings
-) -> tuple[ProbedShot | None, list[Problem]]:
-    """Every check one shot needs, from path safety down to decoding."""
-
-    def problem(code: str, reason: str) -> tuple[None, list[Problem]]:
-        return None, [Problem(code, reason, shot_index=index, path=shot.path)]
-
-    text = shot.path
+def _locate(project: Path, text: str) -> tuple[Path | None, str, str]:
+    """The shot's file inside the project; else None with a problem code and reason."""
     if _SCHEME.match(text):
         scheme = text.split(":", 1)[0]
-        return problem(
+        return (
+            None,
             "url_not_allowed",
             f"'{scheme}:' is a URL or an FFmpeg protocol; only files inside the project "
             "folder can be shots",
         )
     if PurePosixPath(text).is_absolute():
-        return problem(
-            "outside_project", "absolute paths are not allowed; give a path relative to the project"
+        return (
+            None,
+            "outside_project",
+            "absolute paths are not allowed; give a path relative to the project",
         )
     root = project.resolve()
-    source = (root / text).resolve()
+    sequence = is_sequence(text)
+    # A sequence's frames are files beside its pattern: its folder must be inside.
+    folder = (root / text).parent.resolve() if sequence else None
+    source = folder / Path(text).name if folder else (root / text).resolve()
     if not source.is_relative_to(root):
         how = "through a symlink" if ".." not in PurePosixPath(text).parts else "with '..'"
-        return problem("outside_project", f"leads outside the project folder ({how})")
+        return None, "outside_project", f"leads outside the project folder ({how})"
+    if sequence:
+        frames = find_frames(source)
+        if frames is None:
+            return None, "missing_file", "no frame of this image sequence exists"
+        if frames.missing:
+            missing = describe_missing(frames.missing)
+            return (
+                None,
+                "missing_frames",
+                f"the sequence ({frames.first}-{frames.last}) is missing frame(s) {missing}",
+            )
+        return source, "", ""
     if not source.exists():
-        return problem("missing_file", "file not found")
+        return None, "missing_file", "file not found"
     if not source.is_file():
-        return problem("not_a_file", "is not a regular file")
+        return None, "not_a_file", "is not a regular file"
     if source.stat().st_size == 0:
-        return problem("empty_file", "the file is empty (0 bytes)")
+        return None, "empty_file", "the file is empty (0 bytes)"
+    return source, "", ""
+
+
+def _shape_problems(shot: Shot, info: MediaInfo) -> list[str]:
+    """What the shot's own keys ask that this kind of file cannot give."""
+    wrong = []
+    if info.kind == "still":
+        if shot.duration is None:
+            wrong.append("a still needs a 'duration' in seconds")
+        if shot.in_ is not None or shot.out is not None:
+            wrong.append("a still has no 'in' or 'out'; give its 'duration'")
+    if shot.rate is not None and info.kind != "sequence":
+        wrong.append(f"'rate' is for image sequences; this {info.kind} has its own")
+    if isinstance(shot.audio, list):
+        count = len(info.audio)
+        for number in shot.audio:
+            if number >= count:
+                has = f"0-{count - 1}" if count > 1 else "0" if count else "none"
+                wrong.append(f"audio stream {number} does not exist (this file's: {has})")
+    return wrong
+
+
+def check_shot(
+    project: Path, index: int, shot: Shot, settings: Settings
+) -> tuple[ProbedShot | None, list[Problem]]:
+    """Every check one shot needs, from path safety down to decoding."""
+
+    def problems(code: str, *reasons: str) -> tuple[None, list[Problem]]:
+        return None, [Problem(code, r, shot_index=index, path=shot.path) for r in reasons]
+
+    source, code, reason = _locate(project, shot.path)
+    if source is None:
+        return problems(code, reason)
     try:
-        info = probe(source)
+        info = probe(source, shot.frame_rate)
     except ProbeError as exc:
-        return problem(exc.code, exc.reason)
+        return problems(exc.code, exc.reason)
+    if wrong := _shape_problems(shot, info):
+        return problems("invalid_shot", *wrong)
+    if info.kind == "still":
+        assert shot.duration is not None
+        return ProbedShot(index, shot, source, info, 0.0, shot.duration), []
     start = shot.in_ or 0.0
     end = shot.end if shot.end is not None else info.duration
     # Half a frame of slack: "out": 3.0 on a 2.99 s clip is what the editor meant.
@@ -105,15 +158,13 @@ def check_shot(
         said = "'out'" if shot.out is not None else "'in' + 'duration'"
         trims.append(f"{said} {shot.end:.3f} s is past the end of the shot ({info.duration:.3f} s)")
     if trims:
-        return None, [
-            Problem("trim_out_of_range", t, shot_index=index, path=shot.path) for t in trims
-        ]
+        return problems("trim_out_of_range", *trims)
     end = min(end, info.duration)
     try:
-        check_decodes(source, info, start, end, full=settings.decode_check == "full")
+        holes = check_decodes(source, info, start, end, full=settings.decode_check == "full")
     except ProbeError as exc:
-        return problem(exc.code, exc.reason)
-    return ProbedShot(index, shot, source, info, start, end), []
+        return problems(exc.code, exc.reason)
+    return ProbedShot(index, shot, source, info, start, end, holes), []
 
 
 def validate(

@@ -7,6 +7,7 @@ stage has looked at the real file: codecs, size, frame rate, duration and A/V sy
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
@@ -18,6 +19,9 @@ import av.error
 from ..errors import VerifyError
 from ..render.model import Plan
 from ..settings import Settings
+
+#: What every export declares: BT.709 primaries, transfer and matrix, limited range.
+BT709 = (1, 1, 1, 1)
 
 
 @dataclass(frozen=True)
@@ -33,6 +37,12 @@ class OutputReport:
     #: Where each track starts; an offset between them is a sync error from the start.
     video_start: float = 0.0
     audio_start: float = 0.0
+    #: Video frames in the file (counted, not computed) and the longest step between
+    #: two of them, in frames: a join that leaves holes stretches the picture.
+    frames: int = 0
+    widest_step: float = 1.0
+    #: Primaries, transfer, matrix and range as the file declares them.
+    colour: tuple[int, int, int, int] = (1, 1, 1, 1)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -43,6 +53,7 @@ class OutputReport:
             "video_duration": round(self.video_duration, 4),
             "audio_duration": round(self.audio_duration, 4),
             "size_bytes": self.size_bytes,
+            "frames": self.frames,
         }
 
 
@@ -56,6 +67,17 @@ def _stream_duration(container: Any, stream: Any) -> float:
             end = max(end, float((packet.pts + (packet.duration or 0)) * packet.time_base))
     container.seek(0)
     return end
+
+
+def _count_frames(container: Any, stream: Any) -> tuple[int, float]:
+    """Frames, and the widest gap between consecutive ones in frame durations."""
+    times = sorted(p.pts for p in container.demux(stream) if p.pts is not None and p.size)
+    container.seek(0)
+    rate = stream.average_rate or stream.guessed_rate
+    if len(times) < 2 or not rate:
+        return len(times), 1.0
+    step = float(max(b - a for a, b in itertools.pairwise(times)) * stream.time_base)
+    return len(times), step * float(rate)
 
 
 def _start(stream: Any) -> float:
@@ -74,17 +96,27 @@ def inspect(path: Path) -> OutputReport:
         if not container.streams.video or not container.streams.audio:
             raise VerifyError("the rendered file lacks a video or an audio stream", path=str(path))
         video, audio = container.streams.video[0], container.streams.audio[0]
+        frames, widest = _count_frames(container, video)
+        ctx = video.codec_context
         return OutputReport(
-            video_codec=video.codec_context.name,
+            video_codec=ctx.name,
             audio_codec=audio.codec_context.name,
-            width=video.codec_context.width,
-            height=video.codec_context.height,
+            width=ctx.width,
+            height=ctx.height,
             frame_rate=Fraction(video.average_rate or 0),
             video_duration=_stream_duration(container, video),
             audio_duration=_stream_duration(container, audio),
             size_bytes=path.stat().st_size,
             video_start=_start(video),
             audio_start=_start(audio),
+            frames=frames,
+            widest_step=widest,
+            colour=(
+                int(ctx.color_primaries),
+                int(ctx.color_trc),
+                int(ctx.colorspace),
+                int(ctx.color_range),
+            ),
         )
     finally:
         container.close()
@@ -115,6 +147,15 @@ def verify(path: Path, plan: Plan, settings: Settings) -> OutputReport:
         wrong.append(
             f"audio ({report.audio_duration:.3f} s) and video ({report.video_duration:.3f} s) "
             "differ by more than a frame"
+        )
+    if report.frames != plan.total_frames:
+        wrong.append(f"the picture has {report.frames} frames, planned {plan.total_frames}")
+    if report.widest_step > 1.5:
+        wrong.append(f"the picture has a hole of {report.widest_step:.1f} frames")
+    if report.colour != BT709:
+        wrong.append(
+            "the picture is not tagged BT.709 limited range "
+            f"(primaries, transfer, matrix, range = {report.colour})"
         )
     if abs(report.video_start - report.audio_start) > frame / 4:
         wrong.append(

@@ -24,6 +24,7 @@ from ..errors import (
     AssemblyError,
     Canceled,
     InternalError,
+    Notice,
     TimedOut,
     ValidationFailed,
     WorkerDied,
@@ -69,6 +70,14 @@ class RedisSink:
         self._stage: Stage | None = None
 
     def __call__(self, update: Update) -> None:
+        if update.notice is not None:
+            notice = update.notice
+            if not jobmeta.change(
+                self.job, lambda meta: {"warnings": [*meta.get("warnings", []), notice]}
+            ):
+                raise Abandoned(str(self.job.meta["state"]))
+            announce(self.job)
+            return
         now = time.monotonic()
         if update.stage == self._stage and now - self._last < self.interval:
             return
@@ -84,8 +93,13 @@ class StatusSink:
     def __init__(self, status: StatusFile, job_id: str) -> None:
         self.status, self.job_id = status, job_id
         self._stage: Stage | None = None
+        self._warnings: list[Notice] = []
 
     def __call__(self, update: Update) -> None:
+        if update.notice is not None:
+            self._warnings.append(update.notice)
+            self.status.write(job_id=self.job_id, warnings=list(self._warnings))
+            return
         if update.stage == self._stage or update.stage == Stage.DONE:
             return
         self._stage = update.stage
@@ -106,7 +120,8 @@ class Rescaled:
 
     def __call__(self, update: Update) -> None:
         stage = Stage.RENDER if update.stage in (Stage.PROBE, Stage.PLAN) else update.stage
-        self.sink(Update(stage, self.low + (self.high - self.low) * update.percent / 100))
+        percent = self.low + (self.high - self.low) * update.percent / 100
+        self.sink(Update(stage, percent, update.notice))
 
 
 def _current_job() -> Job:

@@ -14,7 +14,7 @@ from rq import Worker
 from rq.job import Job, JobStatus
 from rq.serializers import JSONSerializer
 
-from ..errors import ErrorRecord, JobNotFound
+from ..errors import ErrorRecord, JobNotFound, Notice
 from ..settings import Settings
 from ..states import TERMINAL, JobState, Stage
 from . import fanout
@@ -32,6 +32,7 @@ class JobView(TypedDict):
     request: str | None
     export: str | None
     error: ErrorRecord | None
+    warnings: list[Notice]
     queued_at: str | None
     started_at: str | None
     finished_at: str | None
@@ -69,6 +70,19 @@ def _error(value: object) -> ErrorRecord | None:
     return value  # type: ignore[return-value]  # the keys that matter were checked
 
 
+def _notices(value: object) -> list[Notice]:
+    if not isinstance(value, list):
+        return []
+    found: list[Notice] = []
+    for item in value:
+        if not isinstance(item, dict):
+            continue
+        code, message = item.get("code"), item.get("message")
+        if isinstance(code, str) and isinstance(message, str):
+            found.append(Notice(code=code, message=message))
+    return found
+
+
 def view(job: Job) -> JobView:
     meta = job.meta if isinstance(job.meta, dict) else {}
     status = job.get_status(refresh=False)
@@ -96,6 +110,7 @@ def view(job: Job) -> JobView:
         request=_text(meta, "request"),
         export=_text(meta, "export"),
         error=_error(meta.get("error")),
+        warnings=_notices(meta.get("warnings")),
         queued_at=_text(meta, "queued_at"),
         started_at=_text(meta, "started_at"),
         finished_at=_text(meta, "finished_at"),
@@ -127,6 +142,7 @@ def parse_view(data: object) -> JobView | None:
         request=data.get("request"),
         export=data.get("export"),
         error=_error(data.get("error")),
+        warnings=_notices(data.get("warnings")),
         queued_at=data.get("queued_at"),
         started_at=data.get("started_at"),
         finished_at=data.get("finished_at"),

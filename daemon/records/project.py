@@ -10,7 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, TypedDict, Unpack
 
-from ..errors import ErrorRecord
+from ..errors import ErrorRecord, Notice
 from .files import read_json, update_json
 
 PROJECT_FILE = "project.json"
@@ -34,6 +34,7 @@ class AssemblyEntry(TypedDict, total=False):
     report: dict[str, Any]
     segments: dict[str, int]
     timings: dict[str, float]
+    warnings: list[Notice]
 
 
 class ProjectFile:
@@ -43,16 +44,23 @@ class ProjectFile:
     def entries(self) -> list[dict[str, Any]]:
         return list(read_json(self.path).get("assemblies", []))
 
+    def warn(self, entry_id: str, notice: Notice) -> None:
+        """Add ``notice`` to the entry's warnings (kept in order, each once)."""
+
+        def change(data: dict[str, Any]) -> None:
+            entry = _entry(data, entry_id)
+            warnings = entry.setdefault("warnings", [])
+            if notice not in warnings:
+                warnings.append(notice)
+
+        update_json(self.path, change)
+
     def update(self, entry_id: str, **fields: Unpack[AssemblyEntry]) -> dict[str, Any]:
         """Merge ``fields`` into the assembly entry ``entry_id`` (created if new)."""
         found: dict[str, Any] = {}
 
         def change(data: dict[str, Any]) -> None:
-            assemblies = data.setdefault("assemblies", [])
-            entry = next((e for e in assemblies if e.get("id") == entry_id), None)
-            if entry is None:
-                entry = {"id": entry_id}
-                assemblies.append(entry)
+            entry = _entry(data, entry_id)
             for key, value in fields.items():
                 if isinstance(value, dict) and isinstance(entry.get(key), dict):
                     entry[key].update(value)
@@ -62,3 +70,15 @@ class ProjectFile:
 
         update_json(self.path, change)
         return found
+
+
+def _entry(data: dict[str, Any], entry_id: str) -> dict[str, Any]:
+    """The assembly entry ``entry_id`` in ``data``, made if it is not there."""
+    assemblies = data.get("assemblies")
+    if not isinstance(assemblies, list):
+        assemblies = data["assemblies"] = []
+    entry = next((e for e in assemblies if isinstance(e, dict) and e.get("id") == entry_id), None)
+    if entry is None:
+        entry = {"id": entry_id}
+        assemblies.append(entry)
+    return entry

@@ -24,7 +24,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, TypedDict, Unpack, cast
 
-from ..errors import ErrorRecord
+from ..errors import ErrorRecord, Notice
 from ..stamps import now_iso
 from ..states import TERMINAL
 from .files import read_json, update_json
@@ -38,6 +38,7 @@ class StatusRecord(TypedDict, total=False):
     request_sha256: str | None
     export: str | None
     error: ErrorRecord | None
+    warnings: list[Notice]
     updated_at: str
 
 

@@ -25,7 +25,8 @@ from dataclasses import replace
 from pathlib import Path
 
 from ..errors import Problem, ValidationFailed
-from ..media.probe import MediaInfo, keyframe_at
+from ..media.info import MediaInfo
+from ..media.probe import keyframe_at
 from ..request.model import EngineName, OutputSettings
 from .model import Segment, Strategy
 from .presets import Encoder
@@ -41,16 +42,36 @@ def copy_mismatch(
     end: float,
     output: OutputSettings,
     encoder: Encoder,
+    holes: int = 0,
 ) -> str:
-    """Why the shot ``source[start:end]`` cannot be stream-copied into ``output``; "" if it can."""
+    """Why the shot ``source[start:end]`` cannot be stream-copied into ``output``; "" if it can.
+
+    A copy keeps every stored pixel as it is, so anything a viewer would see
+    differently from how it is stored (a turn, a mirror, non-square pixels, fields,
+    another colour space) rules it out.
+    """
     if encoder.video_codec != "libx264":
         return f"the {output.output_format} {output.quality_preset} preset is not H.264"
+    if info.kind != "video":
+        return f"it is a {info.kind}, not a video"
     if info.video_codec != "h264":
         return f"video is {info.video_codec}, not H.264"
     if info.pix_fmt != "yuv420p":
         return f"pixels are {info.pix_fmt}, not yuv420p"
-    if info.rotation:
-        return f"rotated {info.rotation} degrees"
+    if info.orientation.rotation or info.orientation.mirrored:
+        turned = f"turned {info.rotation} degrees" if info.rotation else ""
+        mirrored = "mirrored" if info.orientation.mirrored else ""
+        return f"its display matrix says {' and '.join(filter(None, [mirrored, turned]))}"
+    if info.sar != 1:
+        return f"its pixels are not square ({info.sar.numerator}:{info.sar.denominator})"
+    if info.interlaced:
+        return "it is interlaced"
+    if not info.colour.is_bt709_limited:
+        return f"its colour ({info.colour.tagged}) is not BT.709 limited range"
+    if info.hidden_frames:
+        return "an edit list hides its first frames (a piece cut with -c copy)"
+    if holes:
+        return f"its picture has {holes} gap(s) where frames were dropped or cut off"
     if (info.width, info.height) != output.size:
         return f"size {info.width}x{info.height} is not {output.resolution}"
     if info.frame_rate != output.frame_rate:

@@ -26,10 +26,12 @@ from typing import Any
 from filelock import FileLock
 
 from ..media import ffmpeg
+from ..media.sequence import frame_path
 from ..settings import Settings
 from .model import Plan, Segment
 
-FORMAT_VERSION = 1
+#: Bumped whenever what a key stands for changes (2: the picture chain of .picture).
+FORMAT_VERSION = 2
 CACHE_DIR_NAME = ".assemblyd-cache"
 
 
@@ -48,10 +50,10 @@ class SegmentCache:
         self.max_bytes = max_bytes
 
     def key(self, segment: Segment, plan: Plan) -> str:
-        st = segment.source.stat()
         identity: dict[str, Any] = {
             "v": FORMAT_VERSION,
-            "source": [str(segment.source), st.st_size, st.st_mtime_ns, st.st_ino],
+            "source": source_identity(segment),
+            "rate": str(segment.info.frame_rate),
             "start": segment.start,
             "frames": segment.frames,
             "fit": segment.fit,
@@ -111,6 +113,21 @@ class SegmentCache:
                 removed.append(path)
                 total -= size
         return removed
+
+
+def source_identity(segment: Segment) -> list[object]:
+    """The source file's identity: its path, size, mtime and inode; for an image
+    sequence, its frame range and every frame's size and mtime."""
+    info = segment.info
+    if info.kind != "sequence" or info.first_number is None:
+        st = segment.source.stat()
+        return [str(segment.source), st.st_size, st.st_mtime_ns, st.st_ino]
+    last = info.first_number + round(info.duration * info.frame_rate) - 1
+    sizes, newest = 0, 0
+    for number in range(info.first_number, last + 1):
+        st = frame_path(segment.source, number).stat()
+        sizes, newest = sizes + st.st_size, max(newest, st.st_mtime_ns)
+    return [str(segment.source), info.first_number, last, sizes, newest]
 
 
 def _touch(path: Path) -> None:

@@ -1,12 +1,15 @@
 """The MoviePy strategy: compose every frame in Python, encode with ffmpeg.
 
 Slowest, but the place for frame-level work. Requested with ``"engine": "moviepy"``.
+Its frames come from the same picture chain as normalize's (:mod:`.timeline`), and
+its sound is the same soundtrack as the other strategies' (:mod:`.soundtrack`).
 """
 
 from __future__ import annotations
 
 import logging
 import shutil
+import wave
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -17,6 +20,8 @@ import psutil
 from ..errors import AssemblyError, RenderError
 from ..settings import Settings
 from .model import Plan
+from .picture import BT709_TAGS
+from .soundtrack import CHANNELS, write_pcm
 from .timeline import Timeline
 
 log = logging.getLogger(__name__)
@@ -30,8 +35,11 @@ def encoder_params(plan: Plan) -> list[str]:
         # MoviePy declares its raw input at "%.02f" fps (23.98 for 23.976). Number
         # the frames ourselves at the exact rate so the output is true CFR at
         # 24000/1001 and not a rate ffmpeg has to drop or duplicate frames for.
+        # MoviePy hands over RGB frames: they become BT.709 limited range here, tagged
+        # as such (left to itself, FFmpeg would use BT.601 and tag nothing).
         "-vf",
-        f"setpts=N/({exact})/TB",
+        f"setpts=N/({exact})/TB,scale=out_color_matrix=bt709:out_range=tv"
+        f":flags=accurate_rnd+full_chroma_int,format={plan.encoder.pix_fmt},{BT709_TAGS}",
         "-r",
         exact,
         "-pix_fmt",
@@ -59,7 +67,13 @@ def compose(
     timeline = Timeline(plan)
     already_running = _ffmpeg_children()
     try:
-        clip = timeline.clip()
+        soundtrack = scratch / "soundtrack.wav"
+        with wave.open(str(soundtrack), "wb") as wav:
+            wav.setnchannels(CHANNELS)
+            wav.setsampwidth(2)
+            wav.setframerate(plan.audio_rate)
+            write_pcm(plan, _Frames(wav))
+        clip = timeline.clip(soundtrack)
         bars = MoviePyBars(on_fraction)
         try:
             clip.write_videofile(
@@ -78,20 +92,36 @@ def compose(
             )
         finally:
             clip.close()
-    except AssemblyError:
+    except AssemblyError as exc:
+        if exc.shot_index is None:
+            exc.shot_index, exc.path = timeline.current_shot, _label(plan, timeline.current_shot)
         raise
     except Exception as exc:
         log.debug("render failed", exc_info=True)
-        seg = plan.segments[[s.shot_index for s in plan.segments].index(timeline.current_shot)]
         raise RenderError(
             f"rendering failed while reading this shot: {_first_line(exc)}",
             shot_index=timeline.current_shot,
-            path=seg.label,
+            path=_label(plan, timeline.current_shot),
         ) from exc
     finally:
         timeline.close()
         _reap(_ffmpeg_children() - already_running)
         shutil.rmtree(scratch, ignore_errors=True)
+
+
+class _Frames:
+    """A wave file as the soundtrack's byte sink."""
+
+    def __init__(self, wav: wave.Wave_write) -> None:
+        self.wav = wav
+
+    def write(self, data: bytes) -> int:
+        self.wav.writeframesraw(data)
+        return len(data)
+
+
+def _label(plan: Plan, shot_index: int) -> str:
+    return next((s.label for s in plan.segments if s.shot_index == shot_index), "")
 
 
 def _ffmpeg_children() -> set[psutil.Process]:

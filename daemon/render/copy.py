@@ -1,4 +1,9 @@
-"""The copy strategy's input: each shot's own packets, between its trims."""
+"""The copy strategy's input: each shot's own packets, between its trims.
+
+The picture's own clock governs: a piece whose picture starts after its sound
+(an edit list, a B-frame delay, a cut off a longer file) enters at its first
+picture frame, and lasts exactly its planned frames, however long its sound runs.
+"""
 
 from __future__ import annotations
 
@@ -7,12 +12,14 @@ from .model import Segment
 
 
 def copied(seg: Segment) -> ConcatItem:
-    # The concat demuxer's in and out points are on the file's own clock.
-    half_frame = float(1 / seg.source_rate) / 2
-    trimmed_out = seg.end < seg.source_duration - half_frame
+    info = seg.info
+    # The concat demuxer's points are on the file's own clock.
+    inpoint = seg.start + info.start_time
+    length = float(seg.frames / info.frame_rate)
     return ConcatItem(
         seg.source,
-        inpoint=seg.start + seg.source_start if seg.start > 0 else None,
-        outpoint=seg.end + seg.source_start if trimmed_out else None,
-        stream_id=seg.stream_id,
+        inpoint=inpoint if inpoint > 0 else None,
+        outpoint=inpoint + length,
+        duration=length,
+        stream_id=info.video_stream_id,
     )

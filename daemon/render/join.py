@@ -24,6 +24,9 @@ class ConcatItem:
     path: Path
     inpoint: float | None = None
     outpoint: float | None = None
+    #: How much of the timeline this entry takes: the next starts right after it,
+    #: whatever the file's own (longest-stream) duration says.
+    duration: float | None = None
     #: Take only this stream from the file (copied sources also carry sound).
     stream_id: int | None = None
 
@@ -47,8 +50,23 @@ def write_list(items: list[ConcatItem], destination: Path) -> Path:
             lines.append(f"inpoint {item.inpoint:.6f}")
         if item.outpoint is not None:
             lines.append(f"outpoint {item.outpoint:.6f}")
+        if item.duration is not None:
+            lines.append(f"duration {item.duration:.6f}")
     destination.write_text("\n".join(lines) + "\n")
     return destination
+
+
+def _tags(plan: Plan) -> list[str]:
+    """Copied H.264 says BT.709 in its own parameter sets, as an encoded one does:
+    a copy is only chosen for BT.709 limited-range sources, many of which are
+    untagged (players then guess, and guess differently)."""
+    if plan.encoder.video_codec != "libx264":
+        return []
+    return [
+        "-bsf:v",
+        "h264_metadata=colour_primaries=1:transfer_characteristics=1:"
+        "matrix_coefficients=1:video_full_range_flag=0",
+    ]
 
 
 def join(
@@ -80,6 +98,7 @@ def join(
                 "1:a:0",
                 "-c:v",
                 "copy",
+                *_tags(plan),
                 *audio,
                 "-movflags",
                 "+faststart",

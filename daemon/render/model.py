@@ -8,10 +8,10 @@ boundaries and the sound, cut to the same boundaries, cannot drift.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from fractions import Fraction
 from pathlib import Path
 from typing import Literal, TypedDict
 
+from ..media.info import MediaInfo
 from ..request.model import OutputSettings
 from .presets import Encoder
 
@@ -23,30 +23,28 @@ Strategy = Literal["copy", "normalize", "moviepy"]
 class Segment:
     shot_index: int
     source: Path
-    #: Seconds into the source where this segment starts (the 'in' trim).
+    #: What the probe found in the source.
+    info: MediaInfo
+    #: Seconds into the source's picture where this segment starts (the 'in' trim).
     start: float
+    #: Seconds into the source's picture where it ends (the 'out' trim or the end).
+    end: float
     frames: int
     #: First output frame of this segment on the timeline.
     first_frame: int
-    has_audio: bool
-    source_rate: Fraction
     #: Size the picture is scaled to (aspect kept) and where it sits on the canvas.
     fit: tuple[int, int]
     offset: tuple[int, int]
-    #: The source's header lacks a duration; readers must decode to find it.
-    needs_scan: bool
-    #: Seconds into the source where the segment ends (the 'out' trim or the end).
-    end: float = 0.0
+    #: The source's audio streams mixed into the soundtrack (none: silence).
+    audio: tuple[int, ...] = ()
     #: Why this shot cannot be joined without re-encoding ("" if it can).
     mismatch: str = ""
-    #: Where the source's first video frame sits on its own clock (seconds).
-    source_start: float = 0.0
-    #: The source's whole length; an ``end`` short of it is an 'out' trim.
-    source_duration: float = 0.0
-    #: The container's id of the source's video stream.
-    stream_id: int = 0
     #: The shot's path as the request gives it, for messages.
     label: str = ""
+
+    @property
+    def has_audio(self) -> bool:
+        return bool(self.audio)
 
     @property
     def last_frame(self) -> int:

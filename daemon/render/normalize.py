@@ -1,12 +1,11 @@
 """Normalize: transcode one shot to exactly the output's picture format.
 
-ffmpeg does in C what MoviePy does in Python: drop or repeat frames to the output
-rate, scale to fit with the aspect ratio kept, pad with black to the canvas, and
-encode. ``-frames:v`` plus a cloned tail make the segment exactly as many frames
-long as the plan says, so segments join frame-exact. Segments carry no audio: the
-soundtrack is made once for the whole timeline (see :mod:`.soundtrack`).
-Normalized segments live in the :mod:`.cache`; a re-assembly encodes only what
-changed.
+ffmpeg runs the shot through :mod:`.picture` (fields, rate, orientation, HDR,
+size and colour, canvas) and encodes it. ``-frames:v`` plus a cloned tail make the
+segment exactly as many frames long as the plan says, so segments join
+frame-exact. Segments carry no audio: the soundtrack is made once for the whole
+timeline (see :mod:`.soundtrack`). Normalized segments live in the :mod:`.cache`;
+a re-assembly encodes only what changed.
 """
 
 from __future__ import annotations
@@ -19,6 +18,7 @@ from ..media import ffmpeg
 from .cache import SegmentCache
 from .join import ConcatItem
 from .model import Plan, Segment, SegmentStats
+from .picture import input_args, picture_chain
 
 
 def encoder_args(plan: Plan) -> list[str]:
@@ -31,23 +31,6 @@ def encoder_args(plan: Plan) -> list[str]:
     return args + [a for a in enc.extra if a != "+faststart" and a != "-movflags"]
 
 
-def filter_graph(segment: Segment, plan: Plan) -> str:
-    rate = plan.output.frame_rate
-    width, height = plan.output.size
-    (fit_w, fit_h), (x, y) = segment.fit, segment.offset
-    return ",".join(
-        [
-            f"fps={rate.numerator}/{rate.denominator}",
-            f"scale={fit_w}:{fit_h}:flags=bicubic",
-            "setsar=1",
-            f"pad={width}:{height}:{x}:{y}:black",
-            # Sources a frame short of the planned count repeat their last frame.
-            "tpad=stop_mode=clone:stop=-1",
-            f"format={plan.encoder.pix_fmt}",
-        ]
-    )
-
-
 def normalize(
     segment: Segment,
     plan: Plan,
@@ -56,17 +39,14 @@ def normalize(
 ) -> Path:
     rate = plan.output.frame_rate
     args = [
-        "-ss",
-        f"{segment.start:.6f}",
-        "-i",
-        str(segment.source),
+        *input_args(segment, rate),
         "-map",
         "0:v:0",
         "-an",
         "-sn",
         "-dn",
         "-vf",
-        filter_graph(segment, plan),
+        picture_chain(segment, plan, plan.encoder.pix_fmt),
         "-frames:v",
         str(segment.frames),
         "-r",
@@ -109,7 +89,8 @@ def normalized(
             stats["encoded"] += 1
         else:
             stats["cached"] += 1
-        items.append(ConcatItem(hit))
+        # Each segment takes exactly its frames on the timeline, whatever its file says.
+        items.append(ConcatItem(hit, duration=float(seg.frames / plan.output.frame_rate)))
     on_fraction(1.0)
     return items
 

@@ -2,40 +2,60 @@
 
 Joining separately encoded AAC segments clicks and drifts at every join (each one
 carries its own priming and padding), so the audio is never joined encoded. Each
-shot's sound is decoded with PyAV, resampled to one rate and layout, cut or padded
-with silence to exactly the samples of its frames, and appended to one PCM file,
+shot's sound is decoded with PyAV, resampled to one rate, cut or padded with
+silence to exactly the samples of its frames, and appended to one PCM stream,
 which the join encodes once. Segment boundaries come from the cumulative frame
 count, so rounding never accumulates across a hundred cuts.
+
+Which of a shot's streams sound, and how (see :func:`..pipeline.plan.audio_streams`):
+
+- a stream of two or more channels is downmixed to stereo the ITU way
+  (L = FL + 0.707·FC + 0.707·BL [+ 0.707·SL], R likewise; the LFE is left out);
+- a mono stream sounds in both channels at full level;
+- several streams (a camera's mono tracks) are mixed, each at 1/√N, so that
+  unrelated sources keep their loudness;
+- the sum is clipped at full scale, never wrapped.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from fractions import Fraction
-from typing import IO
+from typing import Protocol
 
 import av
+import numpy as np
+import numpy.typing as npt
 
 from .model import Plan, Segment
 
 CHANNELS = 2
 BYTES_PER_SAMPLE = 2 * CHANNELS  # s16, stereo
 PCM_FORMAT = ["-f", "s16le", "-ac", str(CHANNELS)]
+#: Samples mixed at a time: small enough that memory does not grow with a shot.
+CHUNK = 16384
+
+Samples = npt.NDArray[np.float32]  # (n, 2), -1..1
 
 
 def sample_at(frame: int, plan: Plan) -> int:
     return round(Fraction(frame) * plan.audio_rate / plan.output.frame_rate)
 
 
-def _write_shot(out: IO[bytes], segment: Segment, samples: int, rate: int) -> int:
-    """Write ``samples`` of the shot from ``segment.start`` on; returns samples written."""
-    wanted_from = segment.start + segment.source_start  # on the container's clock
+def _stream(segment: Segment, number: int, samples: int, rate: int) -> Iterator[Samples]:
+    """Exactly ``samples`` stereo samples of audio stream ``number``, from the
+    segment's first picture frame on: silence where the stream has no sound."""
+    info = segment.info
+    # On the file's clock: the sound that plays with the segment's first frame.
+    wanted_from = segment.start + info.start_time
     written = 0
     with av.open(str(segment.source)) as container:
-        stream = container.streams.audio[0]
+        stream = container.streams.audio[number]
+        mono = info.audio[number].channels == 1
         if wanted_from > 0:
             unit = stream.time_base or Fraction(1, rate)
             container.seek(int(wanted_from / unit), stream=stream, backward=True)
-        resampler = av.AudioResampler(format="s16", layout="stereo", rate=rate)
+        resampler = av.AudioResampler(format="flt", layout="mono" if mono else "stereo", rate=rate)
         skip: int | None = None
         for frame in container.decode(stream):
             if skip is None:
@@ -44,27 +64,58 @@ def _write_shot(out: IO[bytes], segment: Segment, samples: int, rate: int) -> in
                 skip = round((wanted_from - first) * rate)
                 if skip < 0:  # the sound starts after the picture: lead with silence
                     lead = min(-skip, samples)
-                    out.write(bytes(lead * BYTES_PER_SAMPLE))
+                    yield np.zeros((lead, 2), np.float32)
                     written, skip = lead, 0
             for chunk in resampler.resample(frame):
-                data = bytes(chunk.planes[0])[: chunk.samples * BYTES_PER_SAMPLE]
+                data = np.asarray(chunk.to_ndarray(), np.float32).reshape(-1, 1 if mono else 2)
                 if skip:
-                    cut = min(skip, chunk.samples)
-                    data, skip = data[cut * BYTES_PER_SAMPLE :], skip - cut
-                take = min(len(data) // BYTES_PER_SAMPLE, samples - written)
-                out.write(data[: take * BYTES_PER_SAMPLE])
-                written += take
+                    cut = min(skip, len(data))
+                    data, skip = data[cut:], skip - cut
+                data = data[: samples - written]
+                if len(data):
+                    written += len(data)
+                    yield np.repeat(data, 2, axis=1) if mono else data
             if written >= samples:
                 break
-    return written
+    if written < samples:
+        yield np.zeros((samples - written, 2), np.float32)
 
 
-def write_pcm(plan: Plan, out: IO[bytes]) -> None:
+def _mixed(segment: Segment, samples: int, rate: int) -> Iterator[Samples]:
+    """The segment's chosen streams, summed chunk by chunk."""
+    if not segment.audio:
+        for start in range(0, samples, CHUNK):
+            yield np.zeros((min(CHUNK, samples - start), 2), np.float32)
+        return
+    streams = [_stream(segment, n, samples, rate) for n in segment.audio]
+    if len(streams) == 1:
+        yield from streams[0]
+        return
+    gain = np.float32(1 / np.sqrt(len(streams)))
+    pending: list[Samples] = [np.zeros((0, 2), np.float32) for _ in streams]
+    done = 0
+    while done < samples:
+        want = min(CHUNK, samples - done)
+        for i, stream in enumerate(streams):
+            while len(pending[i]) < want:
+                pending[i] = np.concatenate([pending[i], next(stream)])
+        mix = sum((p[:want] for p in pending), np.zeros((want, 2), np.float32)) * gain
+        pending = [p[want:] for p in pending]
+        done += want
+        yield mix
+
+
+def _pcm(block: Samples) -> bytes:
+    return (np.clip(block, -1.0, 1.0) * 32767).astype("<i2").tobytes()
+
+
+class Sink(Protocol):
+    def write(self, data: bytes, /) -> int: ...
+
+
+def write_pcm(plan: Plan, out: Sink) -> None:
     """Write the whole timeline's sound to ``out`` as raw s16le stereo at ``plan.audio_rate``."""
     for segment in plan.segments:
         first, last = sample_at(segment.first_frame, plan), sample_at(segment.last_frame, plan)
-        samples = last - first
-        written = 0
-        if segment.has_audio:
-            written = _write_shot(out, segment, samples, plan.audio_rate)
-        out.write(bytes((samples - written) * BYTES_PER_SAMPLE))  # silence to the cut
+        for block in _mixed(segment, last - first, plan.audio_rate):
+            out.write(_pcm(block))

@@ -68,7 +68,7 @@ def test_every_problem_is_reported_at_once(
         13: "playlist_not_allowed",
         14: "trim_out_of_range",
         15: "trim_out_of_range",
-        16: "not_video",
+        16: "audio_only",
     }
     assert {i: p.code for i, p in by_shot.items()} == expected
     assert 0 not in by_shot
@@ -82,7 +82,7 @@ def test_every_problem_is_reported_at_once(
     assert "'draft', 'standard' or 'high'" in fields["output.quality_preset"]
     assert "symlink" in by_shot[9].reason
     assert "past the end" in by_shot[15].reason
-    assert "no video stream" in by_shot[16].reason
+    assert "audio-only files cannot be shots" in by_shot[16].reason
     assert not (project / "exports").exists()
 
 

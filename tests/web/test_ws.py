@@ -99,6 +99,7 @@ def _view(
         request=request,
         export=None,
         error=None,
+        warnings=[],
         queued_at="2026-01-01T00:00:00",
         started_at=None,
         finished_at=None,
