@@ -156,3 +156,24 @@ def tags(path: Path) -> tuple[int, int, int, int, str]:
             int(ctx.color_range),
             str(ctx.pix_fmt),
         )
+
+
+def audio_stereo(path: Path) -> tuple[np.ndarray, np.ndarray, int]:
+    """The whole audio track's left and right channels as float samples, and its rate."""
+    with av.open(str(path)) as c:
+        stream = c.streams.audio[0]
+        rate = stream.codec_context.sample_rate
+        resampler = av.AudioResampler(format="fltp", layout="stereo", rate=rate)
+        chunks = [out.to_ndarray() for f in c.decode(stream) for out in resampler.resample(f)]
+        chunks += [out.to_ndarray() for out in resampler.resample(None)]
+    both = np.concatenate(chunks, axis=1).astype(np.float64)
+    return both[0], both[1], rate
+
+
+def tone_level(samples: np.ndarray, rate: int, hz: float) -> float:
+    """The amplitude of the sine at ``hz`` in ``samples`` (a windowed FFT's peak)."""
+    window = np.hanning(len(samples))
+    spectrum = np.abs(np.fft.rfft(samples * window)) * 2 / window.sum()
+    freqs = np.fft.rfftfreq(len(samples), 1 / rate)
+    near = (freqs > hz - 8) & (freqs < hz + 8)
+    return float(spectrum[near].max()) if near.any() else 0.0

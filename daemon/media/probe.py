@@ -124,7 +124,12 @@ def _first_frame(container: Any, stream: Any) -> tuple[Any, bool]:
 
 
 def _orientation(stream: Any, frame: Any) -> Orientation:
-    matrix = frame.side_data.get("DISPLAYMATRIX") if frame is not None else None
+    try:
+        matrix = frame.side_data.get("DISPLAYMATRIX") if frame is not None else None
+    except ValueError:
+        # PyAV cannot list side data of a kind newer than itself (16-bit PNGs carry
+        # one); FFmpeg's own reading of the turn is still there, without the mirror.
+        return Orientation((round(frame.rotation / 90) * 90) % 360)
     if matrix is not None:
         return Orientation.from_matrix(struct.unpack("<9i", bytes(matrix)))
     # Older muxers wrote a clockwise "rotate" tag on the stream instead.
@@ -143,11 +148,13 @@ def _field_order(ctx: Any, frame: Any) -> str:
 
 
 def _sar(stream: Any, ctx: Any) -> Fraction:
-    # FFmpeg's own rule: the container's pixel shape wins over the bitstream's.
-    for value in (stream.sample_aspect_ratio, ctx.sample_aspect_ratio):
-        if value and value > 0:
-            return Fraction(value)
-    return Fraction(1)
+    """The shape of a stored pixel. The container's wins, as in FFmpeg, unless it says
+    square where the bitstream does not: muxers write 1:1 without knowing better (a DV
+    file in a MOV, say), while a non-square value is always somebody's decision."""
+    values = [
+        Fraction(v) for v in (stream.sample_aspect_ratio, ctx.sample_aspect_ratio) if v and v > 0
+    ]
+    return next((v for v in values if v != 1), Fraction(1))
 
 
 def _audio_tracks(container: Any) -> tuple[AudioTrack, ...]:

@@ -35,24 +35,23 @@ class Frames:
         return self.last - self.first + 1
 
 
-def _regex(name: str) -> re.Pattern[str]:
+def _regex(name: str) -> tuple[re.Pattern[str], str]:
     match = _PLACEHOLDER.search(name)
     assert match is not None
-    width = int(match[2]) if match[2] else 0
-    digits = rf"(\d{{{width},}})" if match[1] and width else r"(\d+)"
     before, after = name[: match.start()], name[match.end() :]
-    return re.compile(re.escape(before) + digits + re.escape(after) + r"\Z")
+    return re.compile(re.escape(before) + r"(\d+)" + re.escape(after) + r"\Z"), match[0]
 
 
 def find_frames(pattern: Path) -> Frames | None:
     """The frame numbers present for ``pattern``; None if there is none at all."""
-    regex = _regex(pattern.name)
+    regex, placeholder = _regex(pattern.name)
     numbers = []
     try:
         with os.scandir(pattern.parent) as entries:
             for entry in entries:
                 match = regex.match(entry.name)
-                if match and entry.is_file():
+                # Only names FFmpeg would read: %04d is 0007, not 007 or 00007.
+                if match and placeholder % int(match[1]) == match[1] and entry.is_file():
                     numbers.append(int(match[1]))
     except (FileNotFoundError, NotADirectoryError):
         return None

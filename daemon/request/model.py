@@ -135,7 +135,7 @@ class Shot(BaseModel):
         min_length=1,
         description=(
             "File path relative to the project folder. An image sequence is written "
-            "with its frame number as %d or %0Nd, e.g. plates/sh010.%04d.exr."
+            "with its frame number as %d or %0Nd, e.g. plates/sh010.%04d.dpx."
         ),
     )
     in_: Annotated[float | None, Field(alias="in", ge=0, description="Trim start, seconds.")] = None

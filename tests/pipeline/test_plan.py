@@ -15,10 +15,15 @@ from assemblyd.pipeline.validate import validate
         ((640, 480), (1920, 1080), (1440, 1080)),
         ((1920, 800), (1920, 1080), (1920, 800)),
         ((1, 1), (1920, 1080), (1080, 1080)),
+        # HDV and DV NTSC as displayed (stored size times pixel shape).
+        ((Fraction(1440 * 4, 3), 1080), (1920, 1080), (1920, 1080)),
+        ((Fraction(720 * 8, 9), 480), (1920, 1080), (1440, 1080)),
+        # An odd shape: rounded once, to even, off by less than a pixel.
+        ((333, 111), (320, 180), (320, 106)),
     ],
 )
 def test_fit_keeps_aspect_and_even_sizes(src, canvas, fit):
-    assert fit_inside(src, canvas) == fit
+    assert fit_inside((Fraction(src[0]), Fraction(src[1])), canvas) == fit
 
 
 def test_plan_counts_whole_frames_and_lays_shots_end_to_end(add_shot, write_request, settings):
@@ -37,5 +42,6 @@ def test_plan_counts_whole_frames_and_lays_shots_end_to_end(add_shot, write_requ
     ]
     assert [s.first_frame for s in plan.segments] == [0, 24, 60]
     assert plan.segments[1].start == 0.5
-    assert plan.segments[2].fit == (102, 180) and plan.segments[2].offset == (109, 0)
+    # Centred on an even column: 4:2:0 chroma cannot start on an odd one.
+    assert plan.segments[2].fit == (102, 180) and plan.segments[2].offset == (108, 0)
     assert plan.duration == pytest.approx(float(plan.total_frames / rate))
