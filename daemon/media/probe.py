@@ -105,13 +105,21 @@ def _first_frame(container: Any, stream: Any) -> tuple[Any, bool]:
     """The first frame the decoder shows, and whether packets before it were hidden
     by an edit list (FFmpeg flags them as discarded)."""
     hidden = False
-    stream.codec_context.thread_count = 1  # one frame: threads cost more than they save
+    ctx = stream.codec_context
+    ctx.thread_count = 1  # one frame: threads cost more than they save
     try:
         for packet in container.demux(stream):
             hidden = hidden or bool(packet.is_discard)
-            for frame in packet.decode():
+            frames = packet.decode()
+            if not frames and packet.is_keyframe and not hidden:
+                # A keyframe alone makes a picture: flush it out rather than decode
+                # the B-frames that would otherwise come first.
+                frames = ctx.decode(None)
+                if not frames:
+                    break
+            for frame in frames:
                 return frame, hidden
-        for frame in stream.codec_context.decode(None):
+        for frame in ctx.decode(None):
             return frame, hidden
     except av.error.FFmpegError as exc:
         raise ProbeError(

@@ -208,7 +208,7 @@ def encode_part(request_file: str, parent_id: str, shot_index: int) -> dict[str,
             announce(parent)
 
     if cache.lookup(key, request.output.output_format) is None:
-        encode_segment(segment, plan, cache, key, report)
+        encode_segment(segment, plan, cache, key, settings, report)
     report(1.0)
     return {"shot_index": shot_index, "key": key}
 

@@ -62,8 +62,7 @@ class SegmentCache:
             "encoder": asdict(plan.encoder),
             "ffmpeg": ffmpeg.version(),
         }
-        blob = json.dumps(identity, sort_keys=True, default=str).encode()
-        return hashlib.sha256(blob).hexdigest()[:32]
+        return sha_key(json.dumps(identity, sort_keys=True, default=str))
 
     def path(self, key: str, ext: str) -> Path:
         return self.folder / key[:2] / f"{key}.{ext}"
@@ -83,6 +82,7 @@ class SegmentCache:
 
     def store(self, temp: Path, key: str, ext: str) -> Path:
         final = self.path(key, ext)
+        final.parent.mkdir(parents=True, exist_ok=True)
         os.replace(temp, final)
         _touch(final)
         self.evict(keep=final)
@@ -113,6 +113,10 @@ class SegmentCache:
                 removed.append(path)
                 total -= size
         return removed
+
+
+def sha_key(identity: str) -> str:
+    return hashlib.sha256(identity.encode()).hexdigest()[:32]
 
 
 def source_identity(segment: Segment) -> list[object]:

@@ -8,8 +8,6 @@ its sound is the same soundtrack as the other strategies' (:mod:`.soundtrack`).
 from __future__ import annotations
 
 import logging
-import shutil
-import wave
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -21,7 +19,6 @@ from ..errors import AssemblyError, RenderError
 from ..settings import Settings
 from .model import Plan
 from .picture import BT709_TAGS
-from .soundtrack import CHANNELS, write_pcm
 from .timeline import Timeline
 
 log = logging.getLogger(__name__)
@@ -54,27 +51,13 @@ def compose(
     on_fraction: Callable[[float], None],
     settings: Settings,
 ) -> None:
-    """Write ``plan`` to ``destination``. On failure, ``destination`` may hold junk:
-    the caller owns it (it is a temporary name) and removes it."""
+    """Write ``plan``'s picture (no sound) to ``destination``. On failure,
+    ``destination`` may hold junk: the caller owns it (a temporary name) and removes it."""
     enc = plan.encoder
-    # MoviePy encodes the audio to a side file first. Keep it next to the
-    # destination (same filesystem, hidden, removed in every case) rather than in
-    # the project folder or the worker's working directory.
-    # Named after the partial file, so whoever cleans up after a killed run
-    # finds it too.
-    scratch = destination.with_name(destination.name + ".audio")
-    scratch.mkdir(exist_ok=True)
     timeline = Timeline(plan)
     already_running = _ffmpeg_children()
     try:
-        soundtrack = scratch / "soundtrack.wav"
-        with wave.open(str(soundtrack), "wb") as wav:
-            wav.setnchannels(CHANNELS)
-            wav.setsampwidth(2)
-            wav.setframerate(plan.audio_rate)
-            write_pcm(plan, _Frames(wav))
-        clip = timeline.clip(soundtrack)
-        bars = MoviePyBars(on_fraction)
+        clip = timeline.clip()
         try:
             clip.write_videofile(
                 str(destination),
@@ -82,13 +65,10 @@ def compose(
                 codec=enc.video_codec,
                 bitrate=enc.bitrate,
                 preset=enc.x264_preset or "medium",
-                audio_fps=plan.audio_rate,
-                audio_codec=enc.audio_codec,
-                audio_bitrate=enc.audio_bitrate,
-                temp_audiofile=str(scratch / f"audio.{enc.audio_ext}"),
+                audio=False,
                 threads=settings.ffmpeg_threads or None,
                 ffmpeg_params=encoder_params(plan),
-                logger=bars,
+                logger=MoviePyBars(on_fraction),
             )
         finally:
             clip.close()
@@ -106,18 +86,6 @@ def compose(
     finally:
         timeline.close()
         _reap(_ffmpeg_children() - already_running)
-        shutil.rmtree(scratch, ignore_errors=True)
-
-
-class _Frames:
-    """A wave file as the soundtrack's byte sink."""
-
-    def __init__(self, wav: wave.Wave_write) -> None:
-        self.wav = wav
-
-    def write(self, data: bytes) -> int:
-        self.wav.writeframesraw(data)
-        return len(data)
 
 
 def _label(plan: Plan, shot_index: int) -> str:
@@ -165,13 +133,7 @@ def _first_line(exc: BaseException) -> str:
 
 
 class MoviePyBars(proglog.ProgressBarLogger):  # type: ignore[misc]
-    """Folds MoviePy's audio pass and video pass into one fraction of ``render``.
-
-    MoviePy writes the whole audio track first (``chunk`` bar), then the frames
-    (``frame_index`` bar); the audio costs a few percent of the video's time.
-    """
-
-    AUDIO_SHARE = 0.05
+    """MoviePy's frame bar as a fraction of the picture's render."""
 
     def __init__(self, on_fraction: Callable[[float], None]) -> None:
         super().__init__()
@@ -180,9 +142,6 @@ class MoviePyBars(proglog.ProgressBarLogger):  # type: ignore[misc]
     def bars_callback(self, bar: str, attr: str, value: Any, old_value: Any = None) -> None:
         if attr != "index":
             return
-        total = self.bars[bar].get("total") or 1
-        done = min((value + 1) / total, 1.0)
-        if bar == "chunk":
-            self._on_fraction(self.AUDIO_SHARE * done)
-        elif bar == "frame_index":
-            self._on_fraction(self.AUDIO_SHARE + (1 - self.AUDIO_SHARE) * done)
+        if bar == "frame_index":
+            total = self.bars[bar].get("total") or 1
+            self._on_fraction(min((value + 1) / total, 1.0))

@@ -1,9 +1,9 @@
 """Join: lay the video segments end to end without re-encoding, add the soundtrack.
 
 ffmpeg's concat demuxer reads the segments one after another (memory does not grow
-with their number) and copies their packets; the soundtrack is piped in as PCM and
-encoded once over the whole timeline. ``+faststart`` puts the index first for players that
-stream.
+with their number) and copies their packets; the soundtrack, encoded once over the
+whole timeline (:mod:`.soundtrack`), is copied in beside them. ``+faststart`` puts
+the index first for players that stream.
 """
 
 from __future__ import annotations
@@ -14,7 +14,6 @@ from pathlib import Path
 
 from ..media import ffmpeg
 from .model import Plan
-from .soundtrack import PCM_FORMAT, write_pcm
 
 
 @dataclass(frozen=True)
@@ -72,12 +71,12 @@ def _tags(plan: Plan) -> list[str]:
 def join(
     plan: Plan,
     items: list[ConcatItem],
+    soundtrack: Path,
     destination: Path,
     on_fraction: Callable[[float], None] | None = None,
 ) -> Path:
-    enc = plan.encoder
+    """Lay ``items`` end to end and add ``soundtrack``: both copied, nothing re-encoded."""
     listing = write_list(items, destination.with_name(destination.name + ".ffconcat"))
-    audio = ["-c:a", enc.audio_codec] + (["-b:a", enc.audio_bitrate] if enc.audio_bitrate else [])
     try:
         ffmpeg.run(
             [
@@ -87,19 +86,15 @@ def join(
                 "0",
                 "-i",
                 str(listing),
-                *PCM_FORMAT,
-                "-ar",
-                str(plan.audio_rate),
                 "-i",
-                "pipe:0",
+                str(soundtrack),
                 "-map",
                 "0:v:0",
                 "-map",
                 "1:a:0",
-                "-c:v",
+                "-c",
                 "copy",
                 *_tags(plan),
-                *audio,
                 "-movflags",
                 "+faststart",
                 "-f",
@@ -109,8 +104,6 @@ def join(
             duration=plan.duration,
             on_fraction=on_fraction,
             what="joining the segments",
-            # The soundtrack is decoded while ffmpeg encodes it: two cores, both busy.
-            feed=lambda pipe: write_pcm(plan, pipe),
         )
     finally:
         listing.unlink(missing_ok=True)

@@ -95,7 +95,10 @@ def scale_filter(seg: Segment, rgb_out: bool = False) -> str:
     """Scale to the fitted size, converting matrix and range to the output's."""
     width, height = seg.fit
     colour = seg.info.colour
-    args = [f"scale={width}:{height}", "flags=bicubic+accurate_rnd+full_chroma_int"]
+    # Exact rounding and full-resolution chroma where colours are converted (a few
+    # code values better); plain bicubic where only the size changes (a third cheaper).
+    exact = not colour.is_bt709_limited or rgb_out
+    args = [f"scale={width}:{height}", f"flags=bicubic{'+accurate_rnd+full_chroma_int' * exact}"]
     if colour.hdr:
         args += ["in_color_matrix=bt709", "in_range=tv"]  # the tone map's output
     elif colour.matrix != "rgb":

@@ -7,6 +7,10 @@ silence to exactly the samples of its frames, and appended to one PCM stream,
 which the join encodes once. Segment boundaries come from the cumulative frame
 count, so rounding never accumulates across a hundred cuts.
 
+The encoded soundtrack is a file of its own, made while the picture is encoded (or
+copied) and joined to it without re-encoding; it is cached per cut, so assembling
+the same shots with the same trims again reuses it.
+
 Which of a shot's streams sound, and how (see :func:`..pipeline.plan.audio_streams`):
 
 - a stream of two or more channels is downmixed to stereo the ITU way
@@ -19,14 +23,20 @@ Which of a shot's streams sound, and how (see :func:`..pipeline.plan.audio_strea
 
 from __future__ import annotations
 
+import json
+import threading
 from collections.abc import Iterator
 from fractions import Fraction
-from typing import Protocol
+from pathlib import Path
+from typing import IO, Protocol
 
 import av
 import numpy as np
 import numpy.typing as npt
 
+from ..errors import Canceled
+from ..media import ffmpeg
+from .cache import SegmentCache, sha_key, source_identity
 from .model import Plan, Segment
 
 CHANNELS = 2
@@ -119,3 +129,108 @@ def write_pcm(plan: Plan, out: Sink) -> None:
         first, last = sample_at(segment.first_frame, plan), sample_at(segment.last_frame, plan)
         for block in _mixed(segment, last - first, plan.audio_rate):
             out.write(_pcm(block))
+
+
+#: Container of the encoded soundtrack, by audio codec (joined into the output as is).
+SOUND_EXT = {"aac": "m4a", "pcm_s24le": "mov"}
+
+
+def soundtrack_key(plan: Plan) -> str:
+    """What the soundtrack depends on: every segment's source, streams, trims and
+    place on the timeline, the rates, and the audio encoder's settings."""
+    enc = plan.encoder
+    identity = {
+        "kind": "soundtrack",
+        "codec": [enc.audio_codec, enc.audio_bitrate, enc.audio_extra, plan.audio_rate],
+        "fps": str(plan.output.frame_rate),
+        "segments": [
+            [
+                source_identity(s) if s.audio else None,
+                list(s.audio),
+                s.start,
+                s.info.start_time,
+                s.first_frame,
+                s.frames,
+            ]
+            for s in plan.segments
+        ],
+        "ffmpeg": ffmpeg.version(),
+    }
+    return sha_key(json.dumps(identity, sort_keys=True, default=str))
+
+
+class Soundtrack(threading.Thread):
+    """The cut's sound, encoded on a thread of its own while the picture is made.
+
+    :meth:`result` waits for it; :meth:`cancel` stops it (the render failed)."""
+
+    def __init__(self, plan: Plan, cache: SegmentCache) -> None:
+        super().__init__(name="soundtrack", daemon=True)
+        self.plan, self.cache = plan, cache
+        self.ext = SOUND_EXT[plan.encoder.audio_codec]
+        self.key = soundtrack_key(plan)
+        self.path: Path | None = None
+        self.error: BaseException | None = None
+        self._canceled = threading.Event()
+        self.start()
+
+    def run(self) -> None:
+        try:
+            found = self.cache.lookup(self.key, self.ext)
+            self.path = found if found is not None else self._encode()
+        except BaseException as exc:
+            self.error = exc
+
+    def _encode(self) -> Path:
+        enc = self.plan.encoder
+        temp = self.cache.temp_path(self.key, self.ext)
+        bitrate = ["-b:a", enc.audio_bitrate] if enc.audio_bitrate else []
+        try:
+            ffmpeg.run(
+                [
+                    *PCM_FORMAT,
+                    "-ar",
+                    str(self.plan.audio_rate),
+                    "-i",
+                    "pipe:0",
+                    "-c:a",
+                    enc.audio_codec,
+                    *bitrate,
+                    *enc.audio_extra,
+                    "-f",
+                    "mov" if self.ext == "mov" else "mp4",
+                    str(temp),
+                ],
+                what="encoding the soundtrack",
+                feed=self._feed,
+            )
+        except BaseException:
+            temp.unlink(missing_ok=True)
+            raise
+        return self.cache.store(temp, self.key, self.ext)
+
+    def _feed(self, pipe: IO[bytes]) -> None:
+        write_pcm(self.plan, _Checked(pipe, self._canceled))
+
+    def cancel(self) -> None:
+        self._canceled.set()
+        self.join()
+
+    def result(self) -> Path:
+        self.join()
+        if self.error is not None:
+            raise self.error
+        assert self.path is not None
+        return self.path
+
+
+class _Checked:
+    """A pipe that refuses to be written once the render was given up."""
+
+    def __init__(self, pipe: IO[bytes], canceled: threading.Event) -> None:
+        self.pipe, self.canceled = pipe, canceled
+
+    def write(self, data: bytes, /) -> int:
+        if self.canceled.is_set():
+            raise Canceled("the render stopped")
+        return self.pipe.write(data)

@@ -14,9 +14,10 @@ from pathlib import Path
 from ..settings import Settings
 from .cache import SegmentCache, cache_dir_for
 from .copy import copied
-from .join import join
+from .join import ConcatItem, join
 from .model import Plan, SegmentStats, Strategy
 from .normalize import normalized
+from .soundtrack import Soundtrack
 
 Progress = Callable[[float], None]
 Renderer = Callable[[Plan, Path, Progress, Settings], SegmentStats]
@@ -35,21 +36,38 @@ def render(
     return STRATEGIES[plan.strategy](plan, destination, on_fraction, settings)
 
 
+def _cache(destination: Path, settings: Settings) -> SegmentCache:
+    # destination is exports/.<name>.partial.<ext>: its project is two levels up.
+    folder = cache_dir_for(destination.parent.parent, settings)
+    return SegmentCache(folder, settings.cache_max_bytes)
+
+
 def _copy(plan: Plan, destination: Path, on_fraction: Progress, settings: Settings) -> SegmentStats:
-    join(plan, [copied(seg) for seg in plan.segments], destination, on_fraction)
+    sound = Soundtrack(plan, _cache(destination, settings))
+    try:
+        track = sound.result()
+    except BaseException:
+        sound.cancel()
+        raise
+    join(plan, [copied(seg) for seg in plan.segments], track, destination, on_fraction)
     return SegmentStats(encoded=0, cached=0, copied=len(plan.segments))
 
 
 def _normalize(
     plan: Plan, destination: Path, on_fraction: Progress, settings: Settings
 ) -> SegmentStats:
-    # destination is exports/.<name>.partial.<ext>: its project is two levels up.
-    cache = SegmentCache(
-        cache_dir_for(destination.parent.parent, settings), settings.cache_max_bytes
-    )
+    cache = _cache(destination, settings)
     stats = SegmentStats(encoded=0, cached=0, copied=0)
-    items = normalized(plan, cache, lambda f: on_fraction(SEGMENT_SHARE * f), stats)
-    join(plan, items, destination, lambda f: on_fraction(SEGMENT_SHARE + (1 - SEGMENT_SHARE) * f))
+    # The sound is decoded and encoded on the side, while the picture is.
+    sound = Soundtrack(plan, cache)
+    try:
+        items = normalized(plan, cache, settings, lambda f: on_fraction(SEGMENT_SHARE * f), stats)
+        track = sound.result()
+    except BaseException:
+        sound.cancel()
+        raise
+    rest = 1 - SEGMENT_SHARE
+    join(plan, items, track, destination, lambda f: on_fraction(SEGMENT_SHARE + rest * f))
     return stats
 
 
@@ -58,7 +76,20 @@ def _moviepy(
 ) -> SegmentStats:
     from .compose import compose
 
-    compose(plan, destination, on_fraction, settings)
+    sound = Soundtrack(plan, _cache(destination, settings))
+    # The picture alone, beside the partial export (its name, so a cleanup finds it).
+    picture = destination.with_name(f"{destination.name}.picture.{destination.suffix[1:]}")
+    try:
+        compose(plan, picture, lambda f: on_fraction(SEGMENT_SHARE * f), settings)
+        track = sound.result()
+        rest = 1 - SEGMENT_SHARE
+        item = ConcatItem(picture, duration=plan.duration)
+        join(plan, [item], track, destination, lambda f: on_fraction(SEGMENT_SHARE + rest * f))
+    except BaseException:
+        sound.cancel()
+        raise
+    finally:
+        picture.unlink(missing_ok=True)
     return SegmentStats(encoded=len(plan.segments), cached=0, copied=0)
 
 

@@ -1,4 +1,4 @@
-"""The planned sequence as MoviePy clips, read one shot at a time.
+"""The planned sequence as a MoviePy clip, read one shot at a time.
 
 ``concatenate_videoclips`` wants every shot open before the first frame is written:
 one ffmpeg reader per shot, plus MoviePy's ``compose`` canvas (about 2.4 GB for ten
@@ -16,11 +16,10 @@ from __future__ import annotations
 
 import bisect
 import subprocess
-from pathlib import Path
 
 import numpy as np
 import numpy.typing as npt
-from moviepy import AudioFileClip, VideoClip
+from moviepy import VideoClip
 
 from ..errors import RenderError
 from ..media import ffmpeg
@@ -90,7 +89,7 @@ class FrameReader:
 
 
 class Timeline:
-    """The plan's video as a MoviePy clip, with a soundtrack file as its audio."""
+    """The plan's picture as a MoviePy clip (its sound is the cut's soundtrack file)."""
 
     def __init__(self, plan: Plan) -> None:
         self.plan = plan
@@ -115,13 +114,12 @@ class Timeline:
             reader = self._reader = FrameReader(seg, self.plan)
         return reader.get(index)
 
-    def clip(self, soundtrack: Path) -> VideoClip:
+    def clip(self) -> VideoClip:
         duration = self.plan.duration
         video = VideoClip(frame_function=self._video_frame, duration=duration)
         # MoviePy iterates int(duration * fps) frames; a hair over the exact
         # duration keeps float rounding from dropping the last one.
-        video = video.with_duration(duration + 1e-6)
-        return video.with_audio(AudioFileClip(str(soundtrack), fps=self.plan.audio_rate))
+        return video.with_duration(duration + 1e-6)
 
     def close(self) -> None:
         if self._reader is not None:
