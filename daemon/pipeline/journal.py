@@ -63,6 +63,7 @@ class Journal:
             },
             finished_at=now_iso(),
             timings=timings,
+            render_timings=stats.get("timings", {}),
         )
 
     def warned(self, notice: Notice) -> None:

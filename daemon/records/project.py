@@ -34,6 +34,8 @@ class AssemblyEntry(TypedDict, total=False):
     report: dict[str, Any]
     segments: dict[str, int]
     timings: dict[str, float]
+    #: The render stage's parts: each encoded segment, the soundtrack, the join.
+    render_timings: dict[str, float]
     warnings: list[Notice]
 
 

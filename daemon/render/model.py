@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal, TypedDict
+from typing import Literal, NotRequired, TypedDict
 
 from ..media.info import MediaInfo
 from ..request.model import OutputSettings
@@ -74,3 +74,6 @@ class SegmentStats(TypedDict):
     encoded: int
     cached: int
     copied: int
+    #: Seconds of the render's parts: each encoded segment ("segment 3"), the
+    #: soundtrack (made alongside, so it overlaps the rest), the join.
+    timings: NotRequired[dict[str, float]]

@@ -27,6 +27,7 @@ import shutil
 import subprocess
 import tempfile
 import threading
+import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -172,8 +173,10 @@ def encode_segments(
     cache: SegmentCache,
     settings: Settings,
     on_fraction: Callable[[float], None] | None = None,
+    timings: dict[str, float] | None = None,
 ) -> list[Path]:
-    """Encode every segment of ``work`` with one encoder; store each in the cache."""
+    """Encode every segment of ``work`` with one encoder; store each in the cache.
+    ``timings`` gets the seconds each segment took to pass through ("segment N")."""
     if not work:
         return []
     size = frame_bytes(plan)
@@ -191,6 +194,7 @@ def encode_segments(
         delivered = 0
         readers = [_reader(work[0].segment, plan)]
         try:
+            began = time.perf_counter()
             for index, item in enumerate(work):
                 reader = readers[-1]
                 # The next reader opens its source while this one is still being read.
@@ -220,6 +224,10 @@ def encode_segments(
                         path=item.segment.label,
                     )
                 delivered += want
+                if timings is not None:
+                    now = time.perf_counter()
+                    timings[f"segment {item.segment.shot_index + 1}"] = round(now - began, 3)
+                    began = now
         except BaseException as exc:
             failure.append(exc)
             raise
@@ -308,7 +316,8 @@ def normalized(
     for seg, key in zip(plan.segments, keys, strict=True):
         if found[key] is None and key not in work:
             work[key] = Work(seg, key)
-    made = encode_segments(plan, list(work.values()), cache, settings, on_fraction)
+    timings = stats.setdefault("timings", {})
+    made = encode_segments(plan, list(work.values()), cache, settings, on_fraction, timings)
     found.update(zip(work, made, strict=True))
     stats["encoded"] += len(work)
     stats["cached"] += len(plan.segments) - len(work)

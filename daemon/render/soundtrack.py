@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 from collections.abc import Iterator
 from fractions import Fraction
 from pathlib import Path
@@ -171,13 +172,17 @@ class Soundtrack(threading.Thread):
         self.key = soundtrack_key(plan)
         self.path: Path | None = None
         self.error: BaseException | None = None
+        #: How long it took (0 when it came from the cache).
+        self.seconds = 0.0
         self._canceled = threading.Event()
         self.start()
 
     def run(self) -> None:
+        began = time.perf_counter()
         try:
             found = self.cache.lookup(self.key, self.ext)
             self.path = found if found is not None else self._encode()
+            self.seconds = 0.0 if found is not None else time.perf_counter() - began
         except BaseException as exc:
             self.error = exc
 

@@ -8,6 +8,7 @@ used: MoviePy alone takes longer to import than a stream-copy join takes to run)
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -49,15 +50,18 @@ def _copy(plan: Plan, destination: Path, on_fraction: Progress, settings: Settin
     except BaseException:
         sound.cancel()
         raise
-    join(plan, [copied(seg) for seg in plan.segments], track, destination, on_fraction)
-    return SegmentStats(encoded=0, cached=0, copied=len(plan.segments))
+    stats = SegmentStats(encoded=0, cached=0, copied=len(plan.segments), timings={})
+    _join(
+        plan, [copied(seg) for seg in plan.segments], sound, track, destination, on_fraction, stats
+    )
+    return stats
 
 
 def _normalize(
     plan: Plan, destination: Path, on_fraction: Progress, settings: Settings
 ) -> SegmentStats:
     cache = _cache(destination, settings)
-    stats = SegmentStats(encoded=0, cached=0, copied=0)
+    stats = SegmentStats(encoded=0, cached=0, copied=0, timings={})
     # The sound is decoded and encoded on the side, while the picture is.
     sound = Soundtrack(plan, cache)
     try:
@@ -67,7 +71,8 @@ def _normalize(
         sound.cancel()
         raise
     rest = 1 - SEGMENT_SHARE
-    join(plan, items, track, destination, lambda f: on_fraction(SEGMENT_SHARE + rest * f))
+    join_progress = lambda f: on_fraction(SEGMENT_SHARE + rest * f)  # noqa: E731
+    _join(plan, items, sound, track, destination, join_progress, stats)
     return stats
 
 
@@ -79,18 +84,38 @@ def _moviepy(
     sound = Soundtrack(plan, _cache(destination, settings))
     # The picture alone, beside the partial export (its name, so a cleanup finds it).
     picture = destination.with_name(f"{destination.name}.picture.{destination.suffix[1:]}")
+    stats = SegmentStats(encoded=len(plan.segments), cached=0, copied=0, timings={})
     try:
+        began = time.perf_counter()
         compose(plan, picture, lambda f: on_fraction(SEGMENT_SHARE * f), settings)
+        stats["timings"]["picture"] = round(time.perf_counter() - began, 3)
         track = sound.result()
         rest = 1 - SEGMENT_SHARE
         item = ConcatItem(picture, duration=plan.duration)
-        join(plan, [item], track, destination, lambda f: on_fraction(SEGMENT_SHARE + rest * f))
+        progress = lambda f: on_fraction(SEGMENT_SHARE + rest * f)  # noqa: E731
+        _join(plan, [item], sound, track, destination, progress, stats)
     except BaseException:
         sound.cancel()
         raise
     finally:
         picture.unlink(missing_ok=True)
-    return SegmentStats(encoded=len(plan.segments), cached=0, copied=0)
+    return stats
+
+
+def _join(
+    plan: Plan,
+    items: list[ConcatItem],
+    sound: Soundtrack,
+    track: Path,
+    destination: Path,
+    on_fraction: Progress,
+    stats: SegmentStats,
+) -> None:
+    began = time.perf_counter()
+    join(plan, items, track, destination, on_fraction)
+    timings = stats.setdefault("timings", {})
+    timings["soundtrack"] = round(sound.seconds, 3)
+    timings["join"] = round(time.perf_counter() - began, 3)
 
 
 STRATEGIES: dict[Strategy, Renderer] = {"copy": _copy, "normalize": _normalize, "moviepy": _moviepy}
