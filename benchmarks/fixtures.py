@@ -143,6 +143,9 @@ def strategy_projects(workdir: Path, cases: list[str]) -> dict[str, Project]:
     if "mixed" in cases:
         specs = [mixed_spec(i, 3.0) for i in range(10)]
         projects["mixed"] = make_project(workdir / "mixed", specs, {"n10": 10})
+    if "scaleout" in cases:
+        specs = [mixed_spec(i, 3.0) for i in range(10)]
+        projects["scaleout"] = make_project(workdir / "scaleout", specs, {"n10": 10})
     if "incremental" in cases:
         specs = [mixed_spec(i, 3.0) for i in range(10)]
         project = make_project(workdir / "incremental", specs, {"n10": 10})

@@ -6,6 +6,7 @@ A :class:`Run` is what one run measured; an :class:`Engine` is one contender of 
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import shutil
@@ -37,6 +38,8 @@ class Run:
     frames: int = 0
     #: assemblyd's stage timings from project.json (seconds).
     timings: dict[str, float] = field(default_factory=dict)
+    #: The render stage's parts from project.json: each segment, soundtrack, join.
+    render_timings: dict[str, float] = field(default_factory=dict)
     #: The largest single process of the tree: (name, RSS in bytes).
     largest: tuple[str, int] = ("", 0)
     #: Oddities that do not make the run fail (e.g. files left in exports/).
@@ -53,21 +56,23 @@ class Run:
         frames: int,
         timings: dict[str, float] | None = None,
         warnings: tuple[str, ...] = (),
+        render_timings: dict[str, float] | None = None,
     ) -> Run:
         others = measured.others / measured.wall if measured.wall else 0.0
         return cls(
-            case,
-            engine,
-            measured.wall,
-            measured.peak_rss,
-            measured.cpu,
-            load,
-            others,
-            ok,
-            frames,
-            timings or {},
-            measured.largest,
-            warnings,
+            case=case,
+            engine=engine,
+            wall=measured.wall,
+            peak_rss=measured.peak_rss,
+            cpu=measured.cpu,
+            load=load,
+            others=others,
+            ok=ok,
+            frames=frames,
+            timings=timings or {},
+            render_timings=render_timings or {},
+            largest=measured.largest,
+            warnings=warnings,
         )
 
 
@@ -117,11 +122,18 @@ class Bench:
         strategy: str,
         cold: bool,
         stats: dict[str, int] | None = None,
+        keep_sound: bool = False,
     ) -> Run:
-        """``python -m assemblyd render REQUEST -q``, then check what it wrote and recorded."""
+        """``python -m assemblyd render REQUEST -q``, then check what it wrote and recorded.
+
+        ``cold`` empties the segment cache first; the cached soundtracks go too unless
+        ``keep_sound``."""
         folder = project.folder
         if cold:
             shutil.rmtree(folder / CACHE_DIR, ignore_errors=True)
+        elif not keep_sound:
+            for track in (folder / CACHE_DIR).glob("??/*.m4a"):
+                track.unlink()
         (folder / "project.json").unlink(missing_ok=True)  # one entry per run, no growth
         cmd = [sys.executable, "-m", "assemblyd", "render", str(project.request(request)), "-q"]
         measured, load = self._measure(cmd, folder)
@@ -157,8 +169,43 @@ class Bench:
             else:
                 stray.unlink()
         timings = dict(entry.get("timings") or {})
-        run = Run.of(case, label, measured, load, not problems, frames, timings, warnings)
+        parts = dict(entry.get("render_timings") or {})
+        run = Run.of(case, label, measured, load, not problems, frames, timings, warnings, parts)
         detail = f"{frames}/{expected} frames, {entry.get('strategy')}, segments {done}"
+        return self._report(run, "; ".join([detail, *problems]), result.stderr)
+
+    def farm(self, case: str, label: str, project: Project, request: str, workers: int) -> Run:
+        """The request through the queue with ``workers`` worker processes (farm.py),
+        cold cache. Wall time is admission to the job's end; memory and CPU are the
+        whole tree's (Redis and workers, start-up included)."""
+        folder = project.folder
+        shutil.rmtree(folder / CACHE_DIR, ignore_errors=True)
+        (folder / "project.json").unlink(missing_ok=True)
+        for status in folder.glob("*.status.json"):
+            status.unlink()
+        farm = Path(__file__).with_name("farm.py")
+        cmd = [sys.executable, str(farm), str(project.request(request)), "--workers", str(workers)]
+        measured, load = self._measure(cmd, folder)
+        result = measured.result
+        problems = [] if result.returncode == 0 else [f"exit {result.returncode}"]
+        try:
+            told = json.loads(result.stdout.strip().splitlines()[-1])
+        except (IndexError, json.JSONDecodeError):
+            told, problems = {}, [*problems, "farm.py printed no result"]
+        view = told.get("view", {})
+        shots = project.requests[request]
+        expected = project.expected_frames(shots)
+        export = folder / str(view.get("export") or "exports/missing")
+        frames = 0
+        if view.get("state") == "finished":
+            problems += media_problems(export, expected, shots, av_sync=True)
+            frames = inspect_media(export).frames if export.is_file() else 0
+        for stray in (folder / "exports").iterdir():
+            stray.unlink() if stray.is_file() else shutil.rmtree(stray)
+        seconds = float(told.get("seconds", measured.wall))
+        run = Run.of(case, label, measured, load, not problems, frames)
+        run = dataclasses.replace(run, wall=seconds)
+        detail = f"{frames}/{expected} frames, {view.get('state')}"
         return self._report(run, "; ".join([detail, *problems]), result.stderr)
 
     def baseline(

@@ -33,16 +33,21 @@ from measure import busy_elsewhere, code_version, daemon_fingerprint, load_avera
 from report import report
 from runner import Bench, Engine, Run
 
-CASES = ("copy", "mixed", "incremental", "memory")
+CASES = ("copy", "mixed", "incremental", "memory", "scaleout")
 
 
 def engines_for(case: str, project: Project, bench: Bench) -> list[Engine]:
     """The contenders of a case, in the order they run (the first is the reference)."""
 
     def assemblyd(
-        label: str, request: str, strategy: str, cold: bool, stats: dict[str, int] | None = None
+        label: str,
+        request: str,
+        strategy: str,
+        cold: bool,
+        stats: dict[str, int] | None = None,
+        keep_sound: bool = False,
     ) -> Run:
-        return bench.assemblyd(case, label, project, request, strategy, cold, stats)
+        return bench.assemblyd(case, label, project, request, strategy, cold, stats, keep_sound)
 
     def baseline(label: str, cmd_for: Callable[[Path], list[str]], moviepy: bool = False) -> Engine:
         return Engine(label, lambda: bench.baseline(case, label, project, cmd_for), moviepy)
@@ -54,8 +59,11 @@ def engines_for(case: str, project: Project, bench: Bench) -> list[Engine]:
         )
 
     if case == "copy":
+        cached = "assemblyd (copy, sound cached)"
         return [
             Engine("assemblyd (copy)", lambda: assemblyd("assemblyd (copy)", "n10", "copy", False)),
+            # The same cut again: its soundtrack comes from the cache.
+            Engine(cached, lambda: assemblyd(cached, "n10", "copy", False, keep_sound=True)),
             baseline("ffmpeg concat -c copy", lambda o: concat_copy_cmd(project, 10, o)),
             moviepy("chain"),
         ]
@@ -66,6 +74,19 @@ def engines_for(case: str, project: Project, bench: Bench) -> list[Engine]:
             Engine(label, lambda: assemblyd(label, "n10", "normalize", True, stats)),
             baseline("ffmpeg re-encode", lambda o: reencode_cmd(project, 10, o)),
             moviepy("compose"),
+        ]
+    if case == "scaleout":
+
+        def farm(workers: int) -> Engine:
+            label = f"queue, {workers} worker{'s' * (workers > 1)}"
+            return Engine(label, lambda: bench.farm(case, label, project, "n10", workers))
+
+        label = "assemblyd render (cold)"
+        return [
+            farm(1),
+            farm(2),
+            Engine(label, lambda: assemblyd(label, "n10", "normalize", True)),
+            baseline("ffmpeg re-encode", lambda o: reencode_cmd(project, 10, o)),
         ]
     if case == "incremental":
 
