@@ -12,7 +12,8 @@ from dataclasses import dataclass, field
 from fractions import Fraction
 from typing import Literal
 
-Kind = Literal["video", "still", "sequence"]
+#: What a shot's picture comes from; "black" is generated (a gap in an edit).
+Kind = Literal["video", "still", "sequence", "black"]
 
 #: PyAV's colour enums (FFmpeg's AVCOL_*), as the names FFmpeg's filters take.
 _MATRIX = {1: "bt709", 5: "bt601", 6: "bt601", 9: "bt2020", 10: "bt2020", 0: "rgb"}
@@ -175,6 +176,25 @@ class MediaInfo:
     video_stream_id: int = 0
     #: An image sequence's first frame number.
     first_number: int | None = None
+
+    @classmethod
+    def black(cls, rate: Fraction, size: tuple[int, int]) -> MediaInfo:
+        """No file: black picture, no sound (a gap in an edit)."""
+        width, height = size
+        return cls(
+            path="",
+            format_name="lavfi",
+            kind="black",
+            duration=0.0,
+            width=width,
+            height=height,
+            frame_rate=rate,
+            pix_fmt="yuv420p",
+            bit_depth=8,
+            video_codec="none",
+            video_bit_rate=None,
+            header_has_duration=True,
+        )
 
     @property
     def rotation(self) -> int:

@@ -52,12 +52,7 @@ class SegmentCache:
     def key(self, segment: Segment, plan: Plan) -> str:
         identity: dict[str, Any] = {
             "v": FORMAT_VERSION,
-            "source": source_identity(segment),
-            "rate": str(segment.info.frame_rate),
-            "start": segment.start,
-            "frames": segment.frames,
-            "fit": segment.fit,
-            "offset": segment.offset,
+            "picture": _picture(segment),
             "output": plan.output.model_dump(),
             "encoder": asdict(plan.encoder),
             "ffmpeg": ffmpeg.version(),
@@ -113,6 +108,22 @@ class SegmentCache:
                 removed.append(path)
                 total -= size
         return removed
+
+
+def _picture(segment: Segment) -> dict[str, Any]:
+    """Everything the segment's frames depend on, a dissolve's outgoing shot included."""
+    picture: dict[str, Any] = {
+        "source": None if segment.is_gap else source_identity(segment),
+        "rate": str(segment.info.frame_rate),
+        "start": segment.start,
+        "frames": segment.frames,
+        "fit": segment.fit,
+        "offset": segment.offset,
+        "speed": str(segment.speed),
+    }
+    if segment.blend_from is not None and segment.blend_frames:
+        picture["blend"] = [_picture(segment.blend_from), segment.blend_frames]
+    return picture
 
 
 def sha_key(identity: str) -> str:

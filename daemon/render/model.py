@@ -7,7 +7,8 @@ boundaries and the sound, cut to the same boundaries, cannot drift.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from fractions import Fraction
 from pathlib import Path
 from typing import Literal, NotRequired, TypedDict
 
@@ -41,10 +42,30 @@ class Segment:
     mismatch: str = ""
     #: The shot's path as the request gives it, for messages.
     label: str = ""
+    #: Source seconds per timeline second: 2 plays twice as fast, 0 holds the first
+    #: frame (a freeze).
+    speed: Fraction = Fraction(1)
+    #: A cross-dissolve from the previous shot over this segment's first
+    #: ``blend_frames`` frames: ``blend_from`` is that shot, continuing past its out
+    #: point (its handle).
+    blend_from: Segment | None = None
+    blend_frames: int = 0
 
     @property
     def has_audio(self) -> bool:
         return bool(self.audio)
+
+    @property
+    def is_gap(self) -> bool:
+        return self.info.kind == "black"
+
+    def handle(self, frames: int, rate: Fraction) -> Segment:
+        """This shot continuing past its end for ``frames`` more frames (at the output
+        ``rate``): what a dissolve into the next shot shows of it."""
+        end = self.end + float(frames / rate * self.speed)
+        return replace(
+            self, start=self.end, end=end, frames=frames, blend_from=None, blend_frames=0
+        )
 
     @property
     def last_frame(self) -> int:

@@ -39,7 +39,7 @@ from ..settings import Settings
 from .cache import SegmentCache
 from .join import ConcatItem
 from .model import Plan, Segment, SegmentStats
-from .picture import BT709_TAGS, input_args, picture_chain
+from .picture import BT709_TAGS, reader_args
 
 #: Bytes per pixel of the raw frames passed from readers to the encoder.
 _BYTES_PER_PIXEL = {"yuv420p": 1.5, "yuv422p10le": 4.0}
@@ -77,13 +77,7 @@ def _reader(seg: Segment, plan: Plan) -> subprocess.Popen[bytes]:
         "-hide_banner",
         "-loglevel",
         "error",
-        *input_args(seg, plan.output.frame_rate),
-        "-map",
-        "0:v:0",
-        "-vf",
-        picture_chain(seg, plan, plan.encoder.pix_fmt),
-        "-frames:v",
-        str(seg.frames),
+        *reader_args(seg, plan, plan.encoder.pix_fmt),
         "-f",
         "rawvideo",
         "-pix_fmt",

@@ -109,15 +109,23 @@ def scale_filter(seg: Segment, rgb_out: bool = False) -> str:
 
 
 def picture_chain(seg: Segment, plan: Plan, pix_fmt: str, rgb_out: bool = False) -> str:
-    """The whole ``-vf`` for ``seg``: its frames exactly as the output shows them."""
+    """The whole filter chain for ``seg``: its frames exactly as the output shows them."""
     info, rate = seg.info, plan.output.frame_rate
     width, height = plan.output.size
     x, y = seg.offset
+    if seg.is_gap:
+        return ",".join([f"format={pix_fmt}", *([] if rgb_out else [BT709_TAGS])])
     chain: list[str] = []
+    if seg.speed == 0:
+        # A freeze: the first frame, held (the tail below repeats it).
+        chain.append("trim=end_frame=1")
     if info.interlaced:
         mode = "send_field" if field_rate_output(info, rate) else "send_frame"
         parity = {"tff": "tff", "bff": "bff"}.get(info.field_order, "auto")
         chain.append(f"bwdif=mode={mode}:parity={parity}:deint=all")
+    if seg.speed not in (0, 1):
+        # A constant speed change: the source's clock runs ``speed`` times as fast.
+        chain.append(f"setpts=(PTS-STARTPTS)/{float(seg.speed):.6f}")
     # start_time=0: the segment starts at its first frame even when the source's
     # frames fall between the output's (another rate, an in point between frames).
     chain.append(f"fps={_rate(rate)}:start_time=0")
@@ -134,3 +142,31 @@ def picture_chain(seg: Segment, plan: Plan, pix_fmt: str, rgb_out: bool = False)
     if not rgb_out:
         chain.append(BT709_TAGS)
     return ",".join(chain)
+
+
+def reader_args(seg: Segment, plan: Plan, pix_fmt: str, rgb_out: bool = False) -> list[str]:
+    """FFmpeg's inputs and filters for ``seg``, up to its output: ``[v]`` holds exactly
+    the segment's frames (a dissolve's included), canvas-sized, at the output rate."""
+    rate = plan.output.frame_rate
+    width, height = plan.output.size
+    if seg.is_gap:
+        source = ["-f", "lavfi", "-i", f"color=c=black:s={width}x{height}:r={_rate(rate)}"]
+    else:
+        source = input_args(seg, rate)
+    graph = f"[0:v:0]{picture_chain(seg, plan, pix_fmt, rgb_out)}[v]"
+    if seg.blend_from is not None and seg.blend_frames:
+        # The outgoing shot goes on over the first frames of this one, fading out.
+        outgoing = seg.blend_from.handle(seg.blend_frames, rate)
+        before = ["-f", "lavfi", "-i", f"color=c=black:s={width}x{height}:r={_rate(rate)}"]
+        before = before if outgoing.is_gap else input_args(outgoing, rate)
+        graph = ";".join(
+            [
+                f"[0:v:0]{picture_chain(outgoing, plan, pix_fmt, rgb_out)},"
+                f"trim=end_frame={seg.blend_frames}[out]",
+                f"[1:v:0]{picture_chain(seg, plan, pix_fmt, rgb_out)}[in]",
+                f"[out][in]xfade=transition=fade:duration={float(seg.blend_frames / rate):.6f}"
+                ":offset=0[v]",
+            ]
+        )
+        source = before + source
+    return [*source, "-filter_complex", graph, "-map", "[v]", "-frames:v", str(seg.frames)]

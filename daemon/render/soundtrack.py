@@ -92,11 +92,51 @@ def _stream(segment: Segment, number: int, samples: int, rate: int) -> Iterator[
         yield np.zeros((samples - written, 2), np.float32)
 
 
-def _mixed(segment: Segment, samples: int, rate: int) -> Iterator[Samples]:
-    """The segment's chosen streams, summed chunk by chunk."""
-    if not segment.audio:
-        for start in range(0, samples, CHUNK):
-            yield np.zeros((min(CHUNK, samples - start), 2), np.float32)
+def _silence(samples: int) -> Iterator[Samples]:
+    for start in range(0, samples, CHUNK):
+        yield np.zeros((min(CHUNK, samples - start), 2), np.float32)
+
+
+def _take(chunks: Iterator[Samples], samples: int) -> tuple[Samples, Iterator[Samples]]:
+    """The first ``samples`` of ``chunks`` as one block, and the rest as they come."""
+    got: list[Samples] = []
+    count = 0
+    for chunk in chunks:
+        got.append(chunk)
+        count += len(chunk)
+        if count >= samples:
+            break
+    block = np.concatenate(got) if got else np.zeros((0, 2), np.float32)
+
+    def rest() -> Iterator[Samples]:
+        if len(block) > samples:
+            yield block[samples:]
+        yield from chunks
+
+    return block[:samples], rest()
+
+
+def _mixed(segment: Segment, samples: int, rate: int, fps: Fraction) -> Iterator[Samples]:
+    """The segment's sound: a dissolve's first frames cross-fade from the outgoing
+    shot's sound to this one's, linearly, sample by sample."""
+    sound = _sound(segment, samples, rate)
+    if segment.blend_from is None or not segment.blend_frames:
+        yield from sound
+        return
+    span = min(samples, round(Fraction(segment.blend_frames) * rate / fps))
+    outgoing = segment.blend_from.handle(segment.blend_frames, fps)
+    tail, _ = _take(_sound(outgoing, span, rate), span)
+    head, rest = _take(sound, span)
+    fade = np.linspace(0.0, 1.0, span, dtype=np.float32)[:, None]
+    yield tail * (1 - fade) + head * fade
+    yield from rest
+
+
+def _sound(segment: Segment, samples: int, rate: int) -> Iterator[Samples]:
+    """The segment's chosen streams, summed chunk by chunk. Silence for a gap, and
+    for a speed change or a freeze (their sound is not kept)."""
+    if not segment.audio or segment.speed != 1:
+        yield from _silence(samples)
         return
     streams = [_stream(segment, n, samples, rate) for n in segment.audio]
     if len(streams) == 1:
@@ -128,7 +168,7 @@ def write_pcm(plan: Plan, out: Sink) -> None:
     """Write the whole timeline's sound to ``out`` as raw s16le stereo at ``plan.audio_rate``."""
     for segment in plan.segments:
         first, last = sample_at(segment.first_frame, plan), sample_at(segment.last_frame, plan)
-        for block in _mixed(segment, last - first, plan.audio_rate):
+        for block in _mixed(segment, last - first, plan.audio_rate, plan.output.frame_rate):
             out.write(_pcm(block))
 
 
@@ -152,6 +192,10 @@ def soundtrack_key(plan: Plan) -> str:
                 s.info.start_time,
                 s.first_frame,
                 s.frames,
+                str(s.speed),
+                s.blend_frames,
+                source_identity(s.blend_from) if s.blend_from and s.blend_from.audio else None,
+                s.blend_from.end if s.blend_from else None,
             ]
             for s in plan.segments
         ],

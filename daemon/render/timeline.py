@@ -24,7 +24,7 @@ from moviepy import VideoClip
 from ..errors import RenderError
 from ..media import ffmpeg
 from .model import Plan, Segment
-from .picture import input_args, picture_chain
+from .picture import reader_args
 
 Frame = npt.NDArray[np.uint8]
 
@@ -42,13 +42,7 @@ class FrameReader:
             "-hide_banner",
             "-loglevel",
             "error",
-            *input_args(seg, plan.output.frame_rate),
-            "-map",
-            "0:v:0",
-            "-vf",
-            picture_chain(seg, plan, "rgb24", rgb_out=True),
-            "-frames:v",
-            str(seg.frames),
+            *reader_args(seg, plan, "rgb24", rgb_out=True),
             "-f",
             "rawvideo",
             "-pix_fmt",
