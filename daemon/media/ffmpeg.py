@@ -39,18 +39,20 @@ def run(
     on_fraction: Callable[[float], None] | None = None,
     what: str = "ffmpeg",
     feed: Callable[[IO[bytes]], None] | None = None,
-) -> None:
+    loglevel: str = "error",
+) -> list[str]:
     """Run ffmpeg with ``args``; report ``0..1`` of ``duration`` seconds of output.
 
     ``feed``, if given, writes ffmpeg's standard input (``pipe:0``) on its own
-    thread, so that producing the input and encoding it overlap.
+    thread, so that producing the input and encoding it overlap. Returns what ffmpeg
+    logged (at ``loglevel``: measuring filters print their results at "info").
     """
     cmd = [
         binary(),
         "-hide_banner",
         "-nostats",
         "-loglevel",
-        "error",
+        loglevel,
         "-y",
         "-progress",
         "pipe:1",
@@ -93,6 +95,7 @@ def run(
     if code != 0:
         detail = next((e.strip() for e in reversed(errors) if e.strip()), f"exit status {code}")
         raise RenderError(f"{what} failed: {detail}")
+    return errors
 
 
 class _Feeder(threading.Thread):

@@ -176,6 +176,9 @@ class MediaInfo:
     video_stream_id: int = 0
     #: An image sequence's first frame number.
     first_number: int | None = None
+    #: The file's start timecode as a frame count at its own rate (a tmcd track or a
+    #: timecode tag); None if it has none.
+    start_timecode: int | None = None
 
     @classmethod
     def black(cls, rate: Fraction, size: tuple[int, int]) -> MediaInfo:

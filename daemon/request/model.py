@@ -250,3 +250,95 @@ def default_export_name(request_path: Path) -> str:
     if name != REQUEST_NAME and name.endswith(REQUEST_SUFFIX):
         return name[: -len(REQUEST_SUFFIX)]
     return request_path.resolve().parent.name or "assembly"
+
+
+BurninField = Literal[
+    "shot", "source_file", "source_timecode", "record_timecode", "frame", "date", "project", "text"
+]
+Position = Literal[
+    "top_left", "top_center", "top_right", "center", "bottom_left", "bottom_center", "bottom_right"
+]
+_TIMECODE = re.compile(r"^(\d\d):([0-5]\d):([0-5]\d)([:;])(\d\d)$")
+
+
+class Burnin(BaseModel):
+    """One line of text burnt into the picture of an output."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    field: BurninField = Field(
+        description=(
+            "What it shows: the shot's name, its source file, the source timecode, the "
+            "record timecode, the frame counter, today's date, the project, or 'text'."
+        )
+    )
+    text: str | None = Field(
+        None, max_length=200, description="The words of a 'text' burn-in, e.g. CONFIDENTIAL: ACME."
+    )
+    position: Position = Field(
+        "bottom_left", description="A corner or centre of the title-safe area."
+    )
+    size: float = Field(
+        0.04, ge=0.015, le=0.2, description="Letter height, as a share of the frame's."
+    )
+    box: bool = Field(True, description="A half-transparent black box behind the text.")
+
+    @model_validator(mode="after")
+    def _text_when_text(self) -> Burnin:
+        if (self.field == "text") != (self.text is not None):
+            raise ValueError("'text' is given with field 'text', and only then")
+        if self.text is not None and any(ord(c) < 32 for c in self.text):
+            raise ValueError("'text' is one line, without control characters")
+        return self
+
+
+class Loudness(BaseModel):
+    """A loudness target for the soundtrack: EBU R128 (-23) or web (-16, -14)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    integrated: float = Field(ge=-40, le=-5, description="Integrated loudness, LUFS.")
+    true_peak: float = Field(-1.0, ge=-9, le=0, description="Ceiling for true peaks, dBTP.")
+
+
+class Slate(BaseModel):
+    """A card before the cut: project, name, version, date, duration, shot count."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    seconds: float = Field(5.0, gt=0, le=30, description="How long it shows, with silence.")
+    version: str | None = Field(None, max_length=40, description="e.g. v003.")
+    line: str | None = Field(None, max_length=120, description="A line of your own.")
+
+
+def parse_timecode(text: str, rate: Fraction) -> int:
+    """``HH:MM:SS:FF`` (or ``;FF``, drop-frame) as a frame count at ``rate``."""
+    match = _TIMECODE.match(text)
+    if not match:
+        raise ValueError(f"'{text}' is not a timecode; write HH:MM:SS:FF (HH:MM:SS;FF drop-frame)")
+    hours, minutes, seconds, sep, frames = match.groups()
+    nominal = round(rate)
+    if int(frames) >= nominal:
+        raise ValueError(f"'{text}' has frame {frames} at {nominal} frames a second")
+    total = ((int(hours) * 60 + int(minutes)) * 60 + int(seconds)) * nominal + int(frames)
+    if sep == ";":
+        if rate.denominator != 1001:
+            raise ValueError(f"'{text}' is drop-frame, which only 29.97 and 59.94 have")
+        drop = nominal // 15  # 2 frame numbers at 29.97, 4 at 59.94
+        all_minutes = int(hours) * 60 + int(minutes)
+        total -= drop * (all_minutes - all_minutes // 10)
+    return total
+
+
+def format_timecode(frames: int, rate: Fraction, drop: bool = False) -> str:
+    """A frame count at ``rate`` as ``HH:MM:SS:FF`` (``HH:MM:SS;FF`` if ``drop``)."""
+    nominal = round(rate)
+    if drop:
+        per_ten, per_minute, skip = nominal * 600 - 9 * (nominal // 15), nominal * 60, nominal // 15
+        tens, rest = divmod(frames, per_ten)
+        extra = 0 if rest < skip else skip * ((rest - skip) // (per_minute - skip))
+        frames += skip * 9 * tens + extra
+    seconds, ff = divmod(frames, nominal)
+    minutes, ss = divmod(seconds, 60)
+    hours, mm = divmod(minutes, 60)
+    return f"{hours % 24:02d}:{mm:02d}:{ss:02d}{';' if drop else ':'}{ff:02d}"
