@@ -55,7 +55,8 @@ def is_timeline_file(path: Path) -> bool:
 def read_timeline(
     path: Path, project: Path, settings: Settings, rate: Fraction | None = None
 ) -> Conform:
-    """Read the timeline at ``path`` (inside ``project``) into events.
+    """Read the timeline at ``path`` (inside ``project``; a relative path is taken
+    from the project, as a request's ``timeline`` is) into events.
 
     ``rate`` is the rate the request asks for (``output.fps``); only an EDL, which
     does not state its own, uses it (see the module doc)."""
