@@ -78,6 +78,19 @@ class Settings(BaseSettings):
         ),
     )
 
+    # --- conform ---------------------------------------------------------------
+    media_dirs: list[Path] = Field(
+        default_factory=lambda: [Path(".")],
+        description=(
+            "Where a timeline's media are looked for by name, relative to the project "
+            "folder: an EDL names clips and reels, not files, and an XML or OTIO path "
+            "from the editor's machine rarely exists here. Default: the whole project "
+            "(exports/ and hidden folders are never searched); a large project is "
+            "listed faster, and matched with fewer ambiguities, with e.g. "
+            "['media']. Entries leading outside the project are refused."
+        ),
+    )
+
     # --- watching --------------------------------------------------------------
     roots: list[Path] = Field(
         default_factory=list,

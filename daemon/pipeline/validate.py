@@ -176,6 +176,15 @@ def validate(
     request_path = Path(request_path)
     project = request_path.resolve().parent
     content, raw, request, problems = read_request(request_path)
+    if request is not None and request.timeline is not None:
+        # assemblyd.conform reads timelines; rendering them is wired in separately.
+        problems.append(
+            Problem(
+                "timeline_not_supported",
+                "timelines are not rendered yet; list the shots instead",
+                field="timeline",
+            )
+        )
     shots = raw.get("shots")
     entries: list[Any] = shots if isinstance(shots, list) else []
     shots_to_check: list[tuple[int, Shot]] = []

@@ -17,6 +17,9 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 
 REQUEST_SUFFIX = ".assembly.json"
 REQUEST_NAME = "assembly.json"
+#: An editor's timeline: OpenTimelineIO (plain and zipped), CMX 3600 EDL, Final Cut
+#: Pro 7 XML (xmeml; other XML is not a timeline), FCPXML and AAF.
+TIMELINE_SUFFIXES = (".otio", ".otioz", ".edl", ".xml", ".fcpxml", ".aaf")
 
 #: Frame rates a studio actually delivers at. The NTSC ones are stored as exact
 #: fractions: 23.976 is not 23976/1000, and rounding it drifts a frame every
@@ -201,9 +204,13 @@ def shot_entry(value: Any) -> Any:
 
 
 class AssemblyRequest(BaseModel):
-    """The whole ``assembly.json`` document."""
+    """The whole ``assembly.json`` document: shots in order, or an editor's timeline."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(
+        extra="forbid",
+        frozen=True,
+        json_schema_extra={"oneOf": [{"required": ["shots"]}, {"required": ["timeline"]}]},
+    )
 
     name: str | None = Field(
         None,
@@ -213,7 +220,18 @@ class AssemblyRequest(BaseModel):
             "'.assembly.json', or the project folder's name for a plain assembly.json."
         ),
     )
-    shots: list[Shot | str] = Field(min_length=1, description="Shots in order.")
+    shots: list[Shot | str] | None = Field(
+        None, min_length=1, description="Shots in order. Give 'shots' or 'timeline'."
+    )
+    timeline: str | None = Field(
+        None,
+        min_length=1,
+        description=(
+            "An editor's timeline to conform, relative to the project folder: an EDL, "
+            "OpenTimelineIO (.otio, .otioz), Final Cut Pro 7 XML, FCPXML or AAF file. "
+            "Give 'shots' or 'timeline'."
+        ),
+    )
     output: OutputSettings = Field(default_factory=OutputSettings)  # type: ignore[arg-type]
     engine: EngineName = Field(
         "auto",
@@ -235,9 +253,34 @@ class AssemblyRequest(BaseModel):
             )
         return value
 
+    @field_validator("timeline")
+    @classmethod
+    def _timeline_file(cls, value: str | None) -> str | None:
+        if value is None:
+            return value
+        if re.match(r"^[A-Za-z][A-Za-z0-9+.\-]*:", value) or value.startswith(("/", "\\")):
+            raise ValueError(
+                f"'{value}' is not a path relative to the project folder; the timeline "
+                "must be a file inside the project"
+            )
+        if not value.lower().endswith(TIMELINE_SUFFIXES):
+            kinds = ", ".join(TIMELINE_SUFFIXES)
+            raise ValueError(f"'{value}' is not a timeline file; use one of {kinds}")
+        return value
+
+    @model_validator(mode="after")
+    def _shots_or_timeline(self) -> AssemblyRequest:
+        if self.shots is None and self.timeline is None:
+            raise ValueError(
+                "give 'shots' (the shots in order) or 'timeline' (an editor's timeline file)"
+            )
+        if self.shots is not None and self.timeline is not None:
+            raise ValueError("give 'shots' or 'timeline', not both")
+        return self
+
     @property
     def shot_list(self) -> list[Shot]:
-        return [Shot.model_validate(shot_entry(s)) for s in self.shots]
+        return [Shot.model_validate(shot_entry(s)) for s in self.shots or []]
 
     def export_name(self, request_path: Path) -> str:
         if self.name:

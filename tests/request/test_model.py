@@ -90,3 +90,33 @@ def test_default_export_name(tmp_path):
 def test_schema_file_matches_the_models():
     committed = json.loads(SCHEMA_FILE.read_text())
     assert committed == json_schema(), "run: assemblyd schema --write config/assembly.schema.json"
+
+
+def test_a_request_may_name_a_timeline_instead_of_shots():
+    req = AssemblyRequest.model_validate({"timeline": "edit/reel1_v12.edl", "output": {"fps": 25}})
+    assert req.timeline == "edit/reel1_v12.edl"
+    assert req.shots is None and req.shot_list == []
+    assert AssemblyRequest.model_validate({"shots": ["a.mp4"]}).timeline is None
+
+
+@pytest.mark.parametrize(
+    ("doc", "says"),
+    [
+        ({}, "give 'shots' (the shots in order) or 'timeline' (an editor's timeline file)"),
+        ({"shots": ["a.mp4"], "timeline": "cut.edl"}, "give 'shots' or 'timeline', not both"),
+        ({"timeline": "cut.mov"}, "'cut.mov' is not a timeline file; use one of .otio"),
+        ({"timeline": "/srv/cut.edl"}, "not a path relative to the project folder"),
+        ({"timeline": "file:///srv/cut.edl"}, "not a path relative to the project folder"),
+        ({"timeline": ""}, "at least 1 character"),
+        ({"shots": []}, "at least 1 item"),
+    ],
+)
+def test_shots_or_timeline_exactly_one(doc, says):
+    from assemblyd.request.parse import parse_request
+
+    with pytest.raises(ValidationError) as err:
+        AssemblyRequest.model_validate(doc)
+    assert says in str(err.value)
+    _, model, problems = parse_request(json.dumps(doc).encode())
+    assert model is None
+    assert any(says in p.reason for p in problems)

@@ -1,0 +1,1 @@
+"""Conform: an editor's timeline (EDL, OTIO, FCP XML, FCPXML, AAF) read into events."""
