@@ -16,7 +16,7 @@ REPO = Path(__file__).resolve().parents[1]
 #: Source folder -> the import name it installs as (pyproject's package-dir).
 SOURCES = {"daemon": "assemblyd", "web": "assemblyd.web"}
 
-BASE = {"errors", "settings", "states", "stamps", "lifecycle"}
+BASE = {"errors", "settings", "states", "stamps", "lifecycle", "timecode"}
 #: Which rooms each room may import from (besides itself). The order is the
 #: architecture: the contract and media at the bottom, the render stage on them,
 #: the pipeline on that, the queue on the pipeline, the watcher and the web app on
@@ -26,12 +26,13 @@ ALLOWED: dict[str, set[str]] = {
     "states": set(),
     "stamps": set(),
     "lifecycle": set(),
+    "timecode": set(),
     "settings": set(),
-    "request": {"errors"},
-    "media": {"errors"},
+    "request": {"errors", "timecode"},
+    "media": {"errors", "timecode"},
     "render": BASE | {"request", "media"},
     # Editorial timelines read into events; the pipeline conforms them.
-    "conform": {"errors", "settings", "stamps", "states", "request", "media"},
+    "conform": {"errors", "settings", "stamps", "states", "timecode", "request", "media"},
     "records": BASE,
     "pipeline": BASE | {"request", "media", "render", "records", "conform"},
     "queue": BASE | {"request", "media", "render", "records", "pipeline", "conform"},

@@ -21,7 +21,7 @@ from typing import Any
 import opentimelineio as otio
 
 from ..errors import Notice
-from ..media.timecode import TimecodeError, from_frame
+from ..timecode import TimecodeError, from_frame
 from .model import Conform, Event, RenderedEvent
 
 __all__ = ["RenderedEvent", "timeline_of", "write_otio"]

@@ -31,8 +31,9 @@ from pathlib import Path
 from ..errors import Notice, ProbeError, Problem, ValidationFailed
 from ..media.info import MediaInfo
 from ..media.probe import probe
-from ..media.timecode import TimecodeError, from_frame, read_start_timecode, to_frame
+from ..media.timecode import read_start_timecode
 from ..settings import Settings
+from ..timecode import TimecodeError, from_frame, to_frame
 from . import edl
 from .find import ClipRef, Found, MediaIndex
 from .flatten import Segment, flatten, pieces_of

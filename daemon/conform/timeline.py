@@ -26,8 +26,8 @@ from typing import Any
 
 import opentimelineio as otio
 
-from ..media.timecode import Timecode, TimecodeError, from_frame, label_rate
 from ..request.model import FRAME_RATES
+from ..timecode import Timecode, TimecodeError, from_frame, label_rate
 from . import edl
 from .find import ClipRef
 

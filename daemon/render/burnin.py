@@ -17,7 +17,8 @@ from datetime import date
 from fractions import Fraction
 from pathlib import Path
 
-from ..request.model import Burnin, format_timecode, parse_timecode
+from ..request.model import Burnin
+from ..timecode import Timecode, from_frame, to_frame
 from .model import Plan, Segment
 
 FONT = Path(__file__).with_name("fonts") / "DejaVuSansMono-Bold.ttf"
@@ -43,8 +44,8 @@ def _escape_text(value: str) -> str:
 
 def record_start(plan: Plan) -> tuple[int, bool]:
     """The timeline's first frame as a timecode frame count, and whether it is drop-frame."""
-    text = plan.output.start_timecode or "00:00:00:00"
-    return parse_timecode(text, plan.output.frame_rate), ";" in text
+    timecode = Timecode.parse(plan.output.start_timecode or "00:00:00:00")
+    return to_frame(timecode, plan.output.frame_rate), timecode.drop
 
 
 def _drawtext(
@@ -90,7 +91,7 @@ def _timecode(
     frames: int, rate: Fraction, drop: bool, burnin: Burnin, height: int, row: int
 ) -> str:
     """A running timecode from ``frames`` on, one frame per output frame."""
-    start = format_timecode(frames, rate, drop)
+    start = str(from_frame(frames, rate, drop))
     running = (f"timecode={quote(start)}", f"timecode_rate={rate.numerator}/{rate.denominator}")
     return _drawtext(None, burnin, height, row, extra=running)
 

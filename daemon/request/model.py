@@ -301,7 +301,6 @@ BurninField = Literal[
 Position = Literal[
     "top_left", "top_center", "top_right", "center", "bottom_left", "bottom_center", "bottom_right"
 ]
-_TIMECODE = re.compile(r"^(\d\d):([0-5]\d):([0-5]\d)([:;])(\d\d)$")
 
 
 class Burnin(BaseModel):
@@ -352,36 +351,3 @@ class Slate(BaseModel):
     seconds: float = Field(5.0, gt=0, le=30, description="How long it shows, with silence.")
     version: str | None = Field(None, max_length=40, description="e.g. v003.")
     line: str | None = Field(None, max_length=120, description="A line of your own.")
-
-
-def parse_timecode(text: str, rate: Fraction) -> int:
-    """``HH:MM:SS:FF`` (or ``;FF``, drop-frame) as a frame count at ``rate``."""
-    match = _TIMECODE.match(text)
-    if not match:
-        raise ValueError(f"'{text}' is not a timecode; write HH:MM:SS:FF (HH:MM:SS;FF drop-frame)")
-    hours, minutes, seconds, sep, frames = match.groups()
-    nominal = round(rate)
-    if int(frames) >= nominal:
-        raise ValueError(f"'{text}' has frame {frames} at {nominal} frames a second")
-    total = ((int(hours) * 60 + int(minutes)) * 60 + int(seconds)) * nominal + int(frames)
-    if sep == ";":
-        if rate.denominator != 1001:
-            raise ValueError(f"'{text}' is drop-frame, which only 29.97 and 59.94 have")
-        drop = nominal // 15  # 2 frame numbers at 29.97, 4 at 59.94
-        all_minutes = int(hours) * 60 + int(minutes)
-        total -= drop * (all_minutes - all_minutes // 10)
-    return total
-
-
-def format_timecode(frames: int, rate: Fraction, drop: bool = False) -> str:
-    """A frame count at ``rate`` as ``HH:MM:SS:FF`` (``HH:MM:SS;FF`` if ``drop``)."""
-    nominal = round(rate)
-    if drop:
-        per_ten, per_minute, skip = nominal * 600 - 9 * (nominal // 15), nominal * 60, nominal // 15
-        tens, rest = divmod(frames, per_ten)
-        extra = 0 if rest < skip else skip * ((rest - skip) // (per_minute - skip))
-        frames += skip * 9 * tens + extra
-    seconds, ff = divmod(frames, nominal)
-    minutes, ss = divmod(seconds, 60)
-    hours, mm = divmod(minutes, 60)
-    return f"{hours % 24:02d}:{mm:02d}:{ss:02d}{';' if drop else ':'}{ff:02d}"

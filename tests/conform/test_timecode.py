@@ -10,13 +10,8 @@ from pathlib import Path
 import opentimelineio as otio
 import pytest
 
-from assemblyd.media.timecode import (
-    Timecode,
-    TimecodeError,
-    from_frame,
-    read_start_timecode,
-    to_frame,
-)
+from assemblyd.media.timecode import read_start_timecode
+from assemblyd.timecode import Timecode, TimecodeError, from_frame, to_frame
 from tests.conform.conftest import MEDIA
 
 F = Fraction
