@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Literal
 
 from ..errors import Notice
+from ..media.info import MediaInfo
 
 EventKind = Literal["clip", "gap"]
 
@@ -63,6 +64,8 @@ class Event:
     warnings: tuple[Notice, ...] = ()
     #: The media's own clock; None for a gap.
     clock: MediaClock | None = None
+    #: What the probe found in the media (picture, sound); None for a gap.
+    info: MediaInfo | None = None
 
 
 @dataclass(frozen=True)

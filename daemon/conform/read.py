@@ -319,6 +319,7 @@ class _Reader:
                     segment.dissolve_in,
                     notices,
                     media.clock,
+                    media.info,
                 )
             )
         return events
