@@ -103,6 +103,13 @@ class EmbeddedRedis:
             f"redis-server did not answer within {timeout:.0f} s", path=str(self.socket)
         )
 
+    def alive(self) -> bool:
+        """Is the server process running? (Reaps it if it has exited.)"""
+        return self.proc is not None and self.proc.poll() is None
+
+    def exit_status(self) -> int | None:
+        return self.proc.returncode if self.proc is not None else None
+
     def _answers(self) -> bool:
         if not self.socket.exists():
             return False

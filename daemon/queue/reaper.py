@@ -8,7 +8,6 @@ at the next start.
 
 from __future__ import annotations
 
-import contextlib
 from pathlib import Path
 
 from redis import Redis
@@ -55,14 +54,17 @@ def requeue_interrupted(conn: Redis, settings: Settings, worker_pids: list[int])
         if job.worker_name not in ours:
             continue
         # A part or the join of a split request: it is the request that goes back.
-        root = fetch(conn, str(job.meta["parent"])) if job.meta.get("parent") else job
-        if root.id in requeued:
+        try:
+            root = fetch(conn, str(job.meta["parent"])) if job.meta.get("parent") else job
+        except JobNotFound:
             continue
-        for child_id in fanout.children(root.meta):
-            with contextlib.suppress(JobNotFound):
-                fetch(conn, child_id).delete()
+        if root.id in requeued or not isinstance(root.meta.get("request"), str):
+            continue
         request = Path(map_path(str(root.meta["request"]), settings))
-        root.delete()
+        fanout.delete_family(conn, root)
+        if not request.parent.is_dir():
+            requeued.append(root.id)
+            continue  # its project was moved or deleted meanwhile: nothing to put back
         StatusFile(request).write(
             job_id=root.id,
             state=JobState.QUEUED,

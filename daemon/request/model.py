@@ -2,18 +2,31 @@
 
 This is a public contract (users, the daemon and the API all rely on it), so the
 models are strict: unknown keys are errors, so a typo like ``"bitrte"`` is caught
-instead of silently ignored. ``config/assembly.schema.json`` is generated from
-these models (:mod:`.schema`) and a test keeps the two in step.
+instead of silently ignored, and nothing is coerced (``"in": true`` is not a one
+second trim, ``"fps": "24"`` is not 24). ``config/assembly.schema.json`` is
+generated from these models (:mod:`.schema`), with the same format rules as
+patterns, so that an editor's schema validator and ``assemblyd validate`` agree;
+a test holds the two to one corpus of requests.
 """
 
 from __future__ import annotations
 
+import os
 import re
 from fractions import Fraction
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Discriminator,
+    Field,
+    StringConstraints,
+    Tag,
+    field_validator,
+    model_validator,
+)
 
 REQUEST_SUFFIX = ".assembly.json"
 REQUEST_NAME = "assembly.json"
@@ -37,9 +50,28 @@ FormatName = Literal["mp4", "mov"]
 PresetName = Literal["draft", "standard", "high"]
 EngineName = Literal["auto", "copy", "normalize", "moviepy"]
 
-_BITRATE = re.compile(r"^(\d+(?:\.\d+)?)([kKmM]?)$")
-_RESOLUTION = re.compile(r"^(\d+)x(\d+)$")
-_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
+# The format rules, each written once: enforced by the validators below and carried
+# into the JSON Schema as patterns. ASCII digits only ([0-9], not \\d: Python's \\d
+# also matches other scripts' digits). The validators explain what is wrong; the
+# patterns are the final word on what is right.
+#: An even number of pixels from 16 to 8192, without leading zeros.
+_EVEN_SIDE = (
+    r"(?:1[68]|[2-9][02468]|[1-9][0-9][02468]|[1-7][0-9]{2}[02468]"
+    r"|80[0-9][02468]|81[0-8][02468]|819[02])"
+)
+RESOLUTION_PATTERN = rf"^{_EVEN_SIDE}x{_EVEN_SIDE}$"
+#: A positive number of bits per second, with an optional k or M.
+BITRATE_PATTERN = r"^(?=[0-9.]*[1-9])[0-9]{1,9}(?:\.[0-9]{1,3})?[kKmM]?$"
+NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._-]*$"
+#: A shot path: not empty, and no control characters (a NUL cannot be in a file name).
+SHOT_PATH_PATTERN = r"^[^\x00-\x1f\x7f]+$"
+
+_BITRATE = re.compile(r"^([0-9]+(?:\.[0-9]+)?)([kKmM]?)$")
+_RESOLUTION = re.compile(r"^([0-9]+)x([0-9]+)$")
+_NAME = re.compile(NAME_PATTERN)
+
+#: No coercion anywhere ("24" is not 24, true is not 1), and only finite numbers.
+_STRICT = ConfigDict(extra="forbid", frozen=True, strict=True, allow_inf_nan=False)
 
 
 def is_request_file(path: Path | str) -> bool:
@@ -55,13 +87,19 @@ def is_request_file(path: Path | str) -> bool:
 class OutputSettings(BaseModel):
     """What the export looks like. Every field has a default."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = _STRICT
 
     output_format: FormatName = Field("mp4", description="Container: mp4 or mov.")
     resolution: str = Field(
-        "1920x1080", description="WIDTHxHEIGHT, both even (H.264 in yuv420p needs it)."
+        "1920x1080",
+        description="WIDTHxHEIGHT, both even, 16 to 8192 (H.264 in yuv420p needs even sizes).",
+        json_schema_extra={"pattern": RESOLUTION_PATTERN},
     )
-    bitrate: str = Field("5000k", description="Video bitrate, e.g. 5000k or 8M.")
+    bitrate: str = Field(
+        "5000k",
+        description="Video bitrate, e.g. 5000k or 8M.",
+        json_schema_extra={"pattern": BITRATE_PATTERN},
+    )
     fps: int | float = Field(
         24,
         description="Output frame rate; NTSC rates are kept exact.",
@@ -73,8 +111,10 @@ class OutputSettings(BaseModel):
     @classmethod
     def _even_resolution(cls, value: str) -> str:
         match = _RESOLUTION.match(value)
-        if not match:
+        if not match or value.endswith("\n"):
             raise ValueError(f"'{value}' is not WIDTHxHEIGHT, e.g. 1920x1080")
+        if any(side != "0" and side.startswith("0") for side in (match[1], match[2])):
+            raise ValueError(f"'{value}': write the sizes without leading zeros")
         width, height = int(match[1]), int(match[2])
         if not (16 <= width <= 8192 and 16 <= height <= 8192):
             raise ValueError(f"'{value}' is out of range; each side must be 16 to 8192 pixels")
@@ -83,6 +123,8 @@ class OutputSettings(BaseModel):
                 f"'{value}' has an odd side; H.264 in yuv420p needs even sizes, "
                 f"e.g. {width + width % 2}x{height + height % 2}"
             )
+        if not re.fullmatch(RESOLUTION_PATTERN, value):  # pragma: no cover - said above
+            raise ValueError(f"'{value}' is not WIDTHxHEIGHT, e.g. 1920x1080")
         return value
 
     @field_validator("fps")
@@ -96,13 +138,12 @@ class OutputSettings(BaseModel):
     @field_validator("bitrate")
     @classmethod
     def _bitrate(cls, value: str) -> str:
-        match = _BITRATE.match(value.strip())
-        if not match or float(match[1]) <= 0:
+        if not re.fullmatch(BITRATE_PATTERN, value):
             raise ValueError(
-                f"'{value}' is not a bitrate; use a number with an optional k or M suffix, "
-                "e.g. 5000k or 8M"
+                f"'{value}' is not a bitrate; use a positive number with an optional k or M "
+                "suffix, e.g. 5000k or 8M"
             )
-        return value.strip()
+        return value
 
     @property
     def size(self) -> tuple[int, int]:
@@ -129,10 +170,12 @@ class Shot(BaseModel):
     it a ``rate``).
     """
 
-    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+    model_config = ConfigDict(**_STRICT, populate_by_name=True)
 
     path: str = Field(
         min_length=1,
+        max_length=4096,
+        pattern=SHOT_PATH_PATTERN,
         description=(
             "File path relative to the project folder. An image sequence is written "
             "with its frame number as %d or %0Nd, e.g. plates/sh010.%04d.exr."
@@ -200,20 +243,44 @@ def shot_entry(value: Any) -> Any:
     return {"path": value} if isinstance(value, str) else value
 
 
+#: A shot written as a bare path: the same rules as ``Shot.path``.
+ShotPath = Annotated[
+    str, StringConstraints(min_length=1, max_length=4096, pattern=SHOT_PATH_PATTERN)
+]
+
+
+def _shot_form(value: Any) -> str:
+    return "path" if isinstance(value, str) else "object"
+
+
+#: A shot as written: a path, or an object. Told apart by type, so that a problem with
+#: an object shot is not also reported as "not a string" (and the reverse).
+ShotEntry = Annotated[
+    Annotated[ShotPath, Tag("path")] | Annotated[Shot, Tag("object")],
+    Discriminator(_shot_form),
+]
+
+
 class AssemblyRequest(BaseModel):
     """The whole ``assembly.json`` document."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = _STRICT
 
+    schema_: str | None = Field(
+        None,
+        alias="$schema",
+        description="The JSON Schema this document follows, for editors; ignored by assemblyd.",
+    )
     name: str | None = Field(
         None,
         max_length=120,
+        json_schema_extra={"pattern": NAME_PATTERN},
         description=(
             "Base name of the export. Default: the request file's name without "
             "'.assembly.json', or the project folder's name for a plain assembly.json."
         ),
     )
-    shots: list[Shot | str] = Field(min_length=1, description="Shots in order.")
+    shots: list[ShotEntry] = Field(min_length=1, description="Shots in order.")
     output: OutputSettings = Field(default_factory=OutputSettings)  # type: ignore[arg-type]
     engine: EngineName = Field(
         "auto",
@@ -249,4 +316,5 @@ def default_export_name(request_path: Path) -> str:
     name = request_path.name
     if name != REQUEST_NAME and name.endswith(REQUEST_SUFFIX):
         return name[: -len(REQUEST_SUFFIX)]
-    return request_path.resolve().parent.name or "assembly"
+    # The folder holding the request as it is named, not a symlink's target's folder.
+    return Path(os.path.abspath(request_path)).parent.name or "assembly"
