@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from assemblyd.errors import SourceChanged
+from assemblyd.errors import AssemblyError
 from assemblyd.media.ffmpeg import binary as ffmpeg
 from assemblyd.media.samples import make_clip
 from assemblyd.pipeline.progress import Progress, Update
@@ -98,7 +98,7 @@ def test_a_shot_that_never_settles_fails_naming_it(project, settings, transport_
         impatient = settings.model_copy(
             update={"source_settle_seconds": 0.5, "source_wait_seconds": 1.5}
         )
-        with pytest.raises(SourceChanged) as failed:
+        with pytest.raises(AssemblyError) as failed:
             assemble(request, impatient)
     finally:
         copy.stop.set()
@@ -124,9 +124,10 @@ def test_a_shot_changed_during_the_render_publishes_nothing(project, add_shot, s
             with (project / other).open("ab") as fh:  # a re-export landing mid-render
                 fh.write(b"\0" * 1024)
 
-    with pytest.raises(SourceChanged) as failed:
+    with pytest.raises(AssemblyError) as failed:
         assemble(request, settings, Progress(touch_second_shot))
     assert touched
+    assert failed.value.code == "source_changed"
     assert (failed.value.shot_index, failed.value.path) == (1, other)
     assert list((project / "exports").iterdir()) == []
     (entry,) = json.loads((project / "project.json").read_text())["assemblies"]
