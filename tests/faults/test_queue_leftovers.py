@@ -75,7 +75,8 @@ def test_a_split_request_leaves_no_progress_and_no_children_behind(
     # "Run it again": the status file is deleted, the same content is the same job.
     status.path.unlink()
     (project / "exports" / "seq090.mp4").unlink()
-    shutil.rmtree(root / ".assemblyd-cache")  # so that it splits again
+    # The workers know no roots: the cache is the project's. Emptied, so that it splits again.
+    shutil.rmtree(project / ".assemblyd-cache")
     assert admit(conn, service_settings, request) == "queued"
     assert [c for c in children if adapter.exists(conn, c)] == []
     # The re-run's own job plans and hands off; its bar starts where a new one does.
