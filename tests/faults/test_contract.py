@@ -132,7 +132,7 @@ def schema() -> dict[str, Any]:
 def corpus_project(tmp_path_factory: pytest.TempPathFactory, media: Path) -> Path:
     folder = tmp_path_factory.mktemp("corpus")
     (folder / "shots").mkdir()
-    (folder / "shots" / "a.mp4").write_bytes((media / "wide24.mp4").read_bytes())
+    (folder / "shots" / "a.mp4").write_bytes((media / "long24.mp4").read_bytes())  # 3 s
     return folder
 
 
