@@ -35,7 +35,12 @@ _STATUS: dict[type[AssemblyError], int] = {
 }
 
 #: Starlette's own HTTP errors (unknown path, wrong method) in our shape.
-_HTTP_CODES = {404: "not_found", 405: "method_not_allowed", 413: "request_too_large"}
+_HTTP_CODES = {
+    404: "not_found",
+    405: "method_not_allowed",
+    413: "request_too_large",
+    426: "upgrade_required",
+}
 
 
 class ApiError(Exception):
@@ -70,7 +75,9 @@ async def _assembly_error(request: Request, exc: Exception) -> Response:
 async def _http_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, HTTPException)
     code = _HTTP_CODES.get(exc.status_code, f"http_{exc.status_code}")
-    return error_response(exc.status_code, code, str(exc.detail))
+    response = error_response(exc.status_code, code, str(exc.detail))
+    response.headers.update(exc.headers or {})  # a 405's Allow, for one
+    return response
 
 
 async def _redis_error(request: Request, exc: Exception) -> Response:

@@ -21,6 +21,9 @@ import pytest
 
 from assemblyd.records.status import StatusFile
 
+# The real app on a loopback port (tests/web's fixtures), for the API's faults.
+from tests.web.conftest import app, project_with, start_app  # noqa: F401
+
 
 def status_of(request: Path) -> dict[str, Any]:
     return dict(StatusFile(request).read())

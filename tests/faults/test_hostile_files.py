@@ -136,8 +136,9 @@ def test_a_number_in_the_shot_list_is_a_problem_not_a_crash(watcher, conn, root,
     request = project / "assembly.json"
     request.write_text(json.dumps({"shots": ["shots/wide24.mp4", 5]}))
     error = _failed(request)
-    assert 'shot 2: a shot is a path (text) or an object with "path", not the number 5' in (
-        error["message"]
+    assert (
+        'shot 2: a shot is a path (text) or an object with "path", not the number 5'
+        in (error["message"])
     )
     _good_request_is_queued(root, media)
     _alive(w, conn)

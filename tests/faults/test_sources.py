@@ -113,9 +113,7 @@ def test_a_shot_changed_during_the_render_publishes_nothing(project, add_shot, s
     shot = add_shot("wide24.mp4")
     other = add_shot("wide30.mp4")
     request = project / "assembly.json"
-    request.write_text(
-        json.dumps({"shots": [shot, other], "output": {"resolution": "320x180"}})
-    )
+    request.write_text(json.dumps({"shots": [shot, other], "output": {"resolution": "320x180"}}))
     touched: list[Update] = []
 
     def touch_second_shot(update: Update) -> None:
