@@ -15,6 +15,8 @@ import time
 from pathlib import Path
 
 import redis
+from redis.backoff import NoBackoff
+from redis.retry import Retry
 
 from ..errors import ServiceError
 from ..lifecycle import die_with_parent
@@ -114,7 +116,13 @@ class EmbeddedRedis:
         if not self.socket.exists():
             return False
         try:
-            return bool(redis.Redis(unix_socket_path=str(self.socket), socket_timeout=1).ping())
+            # One try: redis-py's default retries with backoff would make a restart
+            # after a crash (a stale socket file, nobody behind it) wait seconds here.
+            client = redis.Redis(
+                unix_socket_path=str(self.socket), socket_timeout=1, retry=Retry(NoBackoff(), 0)
+            )
+            with client:
+                return bool(client.ping())
         except redis.RedisError:
             return False
 

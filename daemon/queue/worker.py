@@ -40,6 +40,8 @@ class AssemblyWorker(Worker):
     dead is a lost render (its horse notices and stops, see :mod:`.meta`).
     """
 
+    _redis_away = False
+
     def get_heartbeat_ttl(self, job: Job, working_time: float = 0.0) -> int:
         return heartbeat_ttl(self.job_monitoring_interval)
 
@@ -50,9 +52,16 @@ class AssemblyWorker(Worker):
         try:
             super().maintain_heartbeats(job, execution)
         except UNREACHABLE as exc:
-            log.warning(
-                "worker %s: Redis is unreachable (%s); job %s renders on", self.name, exc, job.id
-            )
+            if not self._redis_away:  # said once per outage
+                log.warning(
+                    "worker %s: Redis is unreachable (%s); job %s renders on",
+                    self.name,
+                    exc,
+                    job.id,
+                )
+            self._redis_away = True
+            return
+        self._redis_away = False
 
 
 def heartbeat_ttl(interval: float) -> int:
