@@ -18,6 +18,7 @@ make the service exit non-zero; a bad request file never does.
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import signal
@@ -71,7 +72,10 @@ class Service:
         self.stop_event.set()
 
     def _spawn_worker(self, url: str) -> subprocess.Popen[bytes]:
-        env = {**os.environ, "ASSEMBLYD_REDIS_URL": url}
+        # The roots too: a worker finds the shared segment cache (<root>/.assemblyd-cache)
+        # through them, as the watcher's housekeeping does.
+        roots = json.dumps([str(root) for root in self.settings.roots])
+        env = {**os.environ, "ASSEMBLYD_REDIS_URL": url, "ASSEMBLYD_ROOTS": roots}
         # Own session, so that a terminal's Ctrl-C reaches only us and the
         # shutdown below happens in order; die_with_parent covers our own death.
         return subprocess.Popen(

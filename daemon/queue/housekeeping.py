@@ -198,10 +198,12 @@ def sweep(conn: Redis, settings: Settings, projects: Iterable[Path]) -> int:
     leftovers were removed or entries settled."""
     jobs = Liveness(conn)
     count = 0
+    caches = set(cache_folders(settings))
     for project in projects:
         count += len(sweep_project(project, settings, jobs, is_queue_job))
         count += len(settle_entries(project, jobs, is_queue_job))
-    for folder in cache_folders(settings):
+        caches.add(project / CACHE_DIR_NAME)  # a worker that knows no roots caches here
+    for folder in sorted(caches):
         count += len(sweep_cache(folder, settings))
     if count:
         log.info("housekeeping: %d leftover(s) of dead runs removed or settled", count)

@@ -214,8 +214,25 @@ def encode_part(request_file: str, parent_id: str, shot_index: int) -> dict[str,
     """A part job: normalize one shot of ``parent_id``'s request into the cache."""
     die_with_parent()
     job = _current_job()
-    conn, settings = job.connection, current()
+    settings = current()
     path = Path(map_path(request_file, settings))
+    try:
+        return _encode_part(job, settings, path, parent_id, shot_index)
+    except Abandoned:
+        raise
+    except Exception as exc:
+        # A project moved or a request deleted under the part: say that, not what
+        # the missing files made fail.
+        missing = gone(path)
+        if missing is not None:
+            raise missing from exc
+        raise
+
+
+def _encode_part(
+    job: Job, settings: Settings, path: Path, parent_id: str, shot_index: int
+) -> dict[str, object]:
+    conn = job.connection
     # Fetched once: its view comes from its meta, which ended() re-reads each time.
     parent = fetch(conn, parent_id)
     _, request, problems = parse_request(queued_content(parent, path, settings, parent.meta))
