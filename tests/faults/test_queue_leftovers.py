@@ -6,6 +6,7 @@ from __future__ import annotations
 import shutil
 import subprocess
 import sys
+import time
 
 from assemblyd.queue import adapter, views
 from assemblyd.queue.admission import admit
@@ -86,3 +87,30 @@ def test_a_split_request_leaves_no_progress_and_no_children_behind(
     _burst(service_settings)
     wait_for(lambda: status.read().get("state") == "finished", 30, "the re-run")
     assert conn.exists(PARTS_KEY + job_id) == 0
+
+
+def test_a_job_stranded_by_a_worker_killed_while_dequeuing_runs(
+    conn, root, media, service_settings
+):
+    """Found by the soak: a worker SIGKILLed between taking a job off the queue and
+    starting it left the job parked in RQ's intermediate list, `queued` forever (RQ
+    looks there every ten minutes, and then fails it). The reaper puts it back."""
+    from assemblyd.queue.reaper import reap_abandoned
+
+    project = make_project(root, media, "seq095", ["wide24.mp4"])
+    request = project / "assembly.json"
+    request.write_bytes(request_doc(["wide24.mp4"]))
+    assert admit(conn, service_settings, request) == "queued"
+    queue = adapter.open_queue(conn, service_settings)
+    parked = queue.intermediate_queue
+    # What a worker's dequeue does (LMOVE) just before it is killed ...
+    job_id = conn.lmove(queue.key, parked.key, "RIGHT", "LEFT").decode()
+    assert queue.count == 0 and parked.get_job_ids() == [job_id]
+    reap_abandoned(conn, service_settings)  # first sighting: maybe a live worker's
+    assert parked.get_job_ids() == [job_id]
+    # ... and as it is found a heartbeat TTL later (the first sighting, dated back).
+    conn.set(parked.get_first_seen_key(job_id), time.time() - 60)
+    reap_abandoned(conn, service_settings)
+    assert parked.get_job_ids() == [] and queue.get_job_ids() == [job_id]
+    _burst(service_settings)
+    assert StatusFile(request).read()["state"] == "finished"

@@ -98,6 +98,8 @@ class Soak:
         self.rng = random.Random(SEED)
         self.faults: Counter[str] = Counter()
         self.dropped = 0
+        #: Every project a request was dropped into, where it is now (renames followed).
+        self.projects: set[Path] = set()
         #: Paces the loop that drops requests and breaks things (it is the load, not a wait).
         self.pace = threading.Event()
         self.seen: dict[int, psutil.Process] = {}
@@ -127,6 +129,7 @@ class Soak:
             self.faults["drop refused: disk full"] += 1
             return None
         self.dropped += 1
+        self.projects.add(project)
         return project / "assembly.json"
 
     # -- faults --------------------------------------------------------------------
@@ -173,11 +176,14 @@ class Soak:
         ]
         if not projects:
             return False
-        victim = self.rng.choice(projects)
+        victim = self.rng.choice(sorted(projects))
         try:
-            victim.rename(victim.with_name(victim.name + "m"))
+            moved = victim.rename(victim.with_name(victim.name + "m"))
         except OSError:
             return False
+        if victim in self.projects:
+            self.projects.discard(victim)
+            self.projects.add(moved)
         return True
 
     def fill(self) -> bool:
@@ -349,6 +355,8 @@ def test_soak(daemon, root, media, short_state, tmp_path, record_property):
                 outcomes[f"{state}: {code}"] += 1
             else:
                 lost.append(str(request))
+        # Nothing dropped went missing: each request is where its project now is.
+        lost += [str(p) for p in soak.projects if not (p / "assembly.json").is_file()]
         assert lost == []
         assert not _temporaries(root, tight)
 
