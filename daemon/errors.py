@@ -9,6 +9,7 @@ over the API. :func:`error_record` is the one shape they are stored in.
 
 from __future__ import annotations
 
+import errno
 from dataclasses import dataclass
 from typing import NotRequired, TypedDict
 
@@ -287,6 +288,22 @@ class BadSettings(AssemblyError):
     code = "bad_settings"
 
 
+class StorageError(AssemblyError):
+    """A file could not be read or written: a full disk (``disk_full``), a NAS gone
+    read-only or away (``storage_error``)."""
+
+    code = "storage_error"
+
+    def __init__(self, exc: OSError) -> None:
+        full = exc.errno in (errno.ENOSPC, errno.EDQUOT)
+        what = exc.strerror or str(exc)
+        super().__init__(
+            f"{what}; nothing was published" if full else f"cannot read or write a file: {what}",
+            path=str(exc.filename) if exc.filename else None,
+            code="disk_full" if full else None,
+        )
+
+
 class InternalError(AssemblyError):
     """Anything that is not an :class:`AssemblyError`: a bug, or the environment."""
 
@@ -322,6 +339,8 @@ def as_assembly_error(exc: BaseException) -> AssemblyError:
         return exc
     if isinstance(exc, KeyboardInterrupt):
         return Canceled("interrupted")
+    if isinstance(exc, OSError) and exc.errno is not None:
+        return StorageError(exc)
     return InternalError(exc)
 
 

@@ -104,12 +104,17 @@ class StatusSink:
         if update.stage == self._stage or update.stage == Stage.DONE:
             return
         self._stage = update.stage
-        self.status.write(
-            job_id=self.job_id,
-            state=JobState.RUNNING,
-            stage=update.stage,
-            progress=round(update.percent, 1),
-        )
+        try:
+            self.status.write(
+                job_id=self.job_id,
+                state=JobState.RUNNING,
+                stage=update.stage,
+                progress=round(update.percent, 1),
+            )
+        except OSError as exc:
+            # Progress for people, not a reason to stop: a full disk or a NAS hiccup
+            # here decides nothing. The job's end is written by outcomes.mark_ended.
+            log.warning("%s: cannot write %s: %s", self.job_id, self.status.path, exc)
 
 
 class Rescaled:

@@ -60,7 +60,8 @@ CLEAR_CODES = {
     "worker_died",  # a SIGKILLed worker's job
     "project_gone",  # only in Redis: a renamed project gets a new job where it went
     "source_changed",  # a renamed project's shots moved under a running part
-    "render_failed",  # the full tmpfs: "No space left on device"
+    "disk_full",  # the full tmpfs: "No space left on device"
+    "render_failed",  # ffmpeg saying the same
     "publish_failed",
     "verify_failed",
     "superseded",
