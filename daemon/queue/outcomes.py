@@ -24,6 +24,7 @@ from ..errors import (
     JobAlreadyEnded,
     ProjectGone,
     RequestGone,
+    WorkerDied,
 )
 from ..pipeline.publish import remove_partials
 from ..records.project import ProjectFile
@@ -72,6 +73,10 @@ def mark_ended(
         export = kept_export if isinstance(kept_export, str) else None
         error = None
         record: ErrorRecord | None = kept_error if isinstance(kept_error, dict) else None  # type: ignore[assignment]
+    elif isinstance(error, WorkerDied) and (published := _published(path, job.id)):
+        # Its worker died after the export was published and recorded in project.json
+        # (and before Redis heard): the job did its work.
+        state, export, error, record = JobState.FINISHED, published, None, None
     else:
         record = error.to_dict() if error else None
 
@@ -103,6 +108,24 @@ def mark_ended(
 def _percent(value: object) -> float:
     ok = isinstance(value, int | float) and not isinstance(value, bool)
     return float(value) if ok else 0.0  # type: ignore[arg-type]
+
+
+def _published(path: Path, job_id: str) -> str | None:
+    """The export ``project.json`` says this job published, if it is there."""
+    try:
+        entries = ProjectFile(path.parent).entries()
+    except (OSError, ValueError):
+        return None
+    for entry in entries:
+        output = entry.get("output")
+        if (
+            entry.get("id") == job_id
+            and entry.get("status") == JobState.FINISHED
+            and isinstance(output, str)
+            and (path.parent / output).is_file()
+        ):
+            return output
+    return None
 
 
 def _status_of(status: StatusFile) -> dict[str, object]:
