@@ -110,6 +110,7 @@ class StatusSink:
                 state=JobState.RUNNING,
                 stage=update.stage,
                 progress=round(update.percent, 1),
+                error=None,  # a rerun's: the last run's "interrupted" is over
             )
         except OSError as exc:
             # Progress for people, not a reason to stop: a full disk or a NAS hiccup
@@ -159,7 +160,7 @@ def _split(job: Job, settings: Settings, prepared: Prepared) -> bool:
     return True
 
 
-def queued_content(job: Job, path: Path, settings: Settings, meta: jobmeta.Meta) -> bytes:
+def queued_content(path: Path, settings: Settings, meta: jobmeta.Meta) -> bytes:
     """The request's bytes, if they are still the ones ``meta`` (the request's job)
     was queued for. Raises :class:`Superseded` if they changed (the new content is
     its own job), ``project_gone``/``request_gone`` if they are not there."""
@@ -192,7 +193,7 @@ def run_assembly(request_file: str) -> dict[str, object]:
     if not started:
         return {"skipped": job.meta["state"]}  # ended before it began: nothing to do
     try:
-        content = queued_content(job, path, settings, job.meta)
+        content = queued_content(path, settings, job.meta)
     except Superseded as exc:
         _end_early(job, settings, exc)
         log.info("%s: %s", job.id, exc.reason)
@@ -200,9 +201,9 @@ def run_assembly(request_file: str) -> dict[str, object]:
     except AssemblyError as exc:
         _end_early(job, settings, exc)
         raise
-    status.write(job_id=job.id, state=JobState.RUNNING, stage=Stage.PROBE, progress=0.0, error=None)
     announce(job)
     progress = Progress(RedisSink(job, settings.progress_interval), StatusSink(status, job.id))
+    progress.within(Stage.PROBE, 0.0)  # "running" in the status file, as every stage is
     try:
         prepared = prepare(path, settings, progress, run_id=job.id, content=content)
         if _split(job, settings, prepared):
@@ -240,7 +241,7 @@ def _encode_part(
     conn = job.connection
     # Fetched once: its view comes from its meta, which ended() re-reads each time.
     parent = fetch(conn, parent_id)
-    _, request, problems = parse_request(queued_content(parent, path, settings, parent.meta))
+    _, request, problems = parse_request(queued_content(path, settings, parent.meta))
     if request is None:
         raise ValidationFailed(str(path), problems)
     shot = request.shot_list[shot_index]
@@ -320,7 +321,7 @@ def join_assembly(request_file: str, parent_id: str) -> dict[str, object]:
         StatusSink(StatusFile(path), parent_id),
     )
     try:
-        content = queued_content(parent, path, settings, parent.meta)
+        content = queued_content(path, settings, parent.meta)
         prepared = prepare(path, settings, progress, run_id=parent_id, content=content)
         expected = _parent_sources(parent.meta)
         for index in sorted(expected):
