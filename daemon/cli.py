@@ -1,4 +1,9 @@
-"""The ``assemblyd`` command."""
+"""The ``assemblyd`` command.
+
+Every error is one line on stderr (a traceback only with ``--log-level DEBUG``),
+with an exit code that says what kind: 0 done, 1 failed, 2 invalid request or
+invalid settings, 3 Redis unreachable, 130 canceled.
+"""
 
 from __future__ import annotations
 
@@ -13,14 +18,26 @@ from pathlib import Path
 from types import FrameType
 from typing import TYPE_CHECKING, Any
 
-from .errors import AssemblyError, Canceled, ValidationFailed, describe
+from pydantic import ValidationError
+from redis.exceptions import RedisError
+
+from .errors import (
+    AssemblyError,
+    BadSettings,
+    Canceled,
+    RedisUnavailable,
+    ValidationFailed,
+    describe,
+)
 from .settings import Settings, install, load_settings
 from .states import JobState
 
 if TYPE_CHECKING:
     from redis import Redis
 
-EXIT_OK, EXIT_FAILED, EXIT_INVALID, EXIT_CANCELED = 0, 1, 2, 130
+EXIT_OK, EXIT_FAILED, EXIT_INVALID, EXIT_UNAVAILABLE, EXIT_CANCELED = 0, 1, 2, 3, 130
+
+log = logging.getLogger("assemblyd")
 
 
 def _settings(args: argparse.Namespace) -> Settings:
@@ -38,12 +55,24 @@ def _settings(args: argparse.Namespace) -> Settings:
         "web_port": getattr(args, "port", None),
         "web_host": getattr(args, "host", None),
     }
-    settings = load_settings(**overrides)
+    try:
+        settings = load_settings(**overrides)
+    except ValidationError as exc:
+        raise BadSettings(_settings_problem(exc)) from None
     install(settings)
     logging.basicConfig(
         level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
     return settings
+
+
+def _settings_problem(exc: ValidationError) -> str:
+    """The first bad setting, in one line: where it is named, and why it is wrong."""
+    err = exc.errors()[0]
+    name = ".".join(str(p) for p in err["loc"]) or "settings"
+    reason = str(err["msg"]).removeprefix("Value error, ")
+    more = f" (and {exc.error_count() - 1} more)" if exc.error_count() > 1 else ""
+    return f"invalid setting {name}: {reason}{more}"
 
 
 def _stop_on_sigterm() -> None:
@@ -62,7 +91,7 @@ def cmd_validate(args: argparse.Namespace) -> int:
     settings = _settings(args)
     validated = validate(args.request, settings)
     plan = make_plan(validated, settings)
-    out = validated.request.output
+    out = validated.request.main_output
     print(
         f"{args.request}: OK, {len(plan.segments)} shot(s), {plan.duration:.2f} s "
         f"({plan.total_frames} frames) -> {out.output_format} {out.resolution} "
@@ -166,7 +195,13 @@ def cmd_worker(args: argparse.Namespace) -> int:
 def _connection(settings: Settings) -> Redis:
     from .queue.connection import connect, redis_url
 
-    return connect(redis_url(settings))
+    url = redis_url(settings)
+    conn = connect(url)
+    try:
+        conn.ping()
+    except RedisError as exc:
+        raise RedisUnavailable(f"cannot reach Redis at {url}: {exc}") from None
+    return conn
 
 
 def cmd_jobs(args: argparse.Namespace) -> int:
@@ -302,7 +337,19 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (Canceled, KeyboardInterrupt):
         print("assemblyd: canceled; nothing was published", file=sys.stderr)
         return EXIT_CANCELED
+    except BadSettings as exc:
+        print(f"assemblyd: {describe(exc)}", file=sys.stderr)
+        return EXIT_INVALID
+    except (RedisUnavailable, RedisError) as exc:
+        reason = describe(exc) if isinstance(exc, AssemblyError) else f"Redis: {exc}"
+        print(f"assemblyd: {reason}", file=sys.stderr)
+        return EXIT_UNAVAILABLE
     except AssemblyError as exc:
+        print(f"assemblyd: {describe(exc)}", file=sys.stderr)
+        return EXIT_FAILED
+    except Exception as exc:
+        # A bug or the environment: one line for the user, the traceback in the log.
+        log.debug("unexpected error", exc_info=True)
         print(f"assemblyd: {describe(exc)}", file=sys.stderr)
         return EXIT_FAILED
 

@@ -9,6 +9,7 @@ over the API. :func:`error_record` is the one shape they are stored in.
 
 from __future__ import annotations
 
+import errno
 from dataclasses import dataclass
 from typing import NotRequired, TypedDict
 
@@ -187,6 +188,69 @@ class Interrupted(AssemblyError):
         super().__init__("interrupted by a shutdown; runs again at start")
 
 
+class SourceChanged(AssemblyError):
+    """A shot's file changed (or was still being written) while the job used it."""
+
+    code = "source_changed"
+
+
+class ProjectGone(AssemblyError):
+    """The project folder was moved or deleted while its job ran."""
+
+    code = "project_gone"
+
+    def __init__(self, project: str) -> None:
+        super().__init__(
+            "the project folder was moved or deleted while the job ran; nothing was "
+            "published. A moved project is picked up again where it now is.",
+            path=project,
+        )
+
+
+class RequestGone(AssemblyError):
+    """The request file was deleted while its job ran."""
+
+    code = "request_gone"
+
+    def __init__(self, request: str) -> None:
+        super().__init__(
+            "the request file was deleted while its job ran; nothing was published",
+            path=request,
+        )
+
+
+class Superseded(AssemblyError):
+    """The request file changed after the job was queued: the new content is its own job."""
+
+    code = "superseded"
+
+    def __init__(self, request: str) -> None:
+        super().__init__(
+            "the request file changed after this job was queued; the new content "
+            "runs as its own job",
+            path=request,
+        )
+
+
+class RunLost(AssemblyError):
+    """A run's record says running, but its job is nowhere (settled at the next start)."""
+
+    code = "run_lost"
+
+    def __init__(self) -> None:
+        super().__init__(
+            "this run stopped without recording how (its worker, the daemon or Redis "
+            "died while it ran); nothing was published"
+        )
+
+
+class UnsafeInput(AssemblyError):
+    """A file or a document that must not be read or parsed as it is: not a regular
+    file, too large, nested too deeply. ``code`` says which."""
+
+    code = "unsafe_input"
+
+
 class JobNotFound(AssemblyError):
     code = "job_not_found"
 
@@ -219,6 +283,34 @@ class ServiceError(AssemblyError):
     """The daemon's own machinery cannot work: Redis unreachable, a socket taken."""
 
     code = "service_error"
+
+
+class RedisUnavailable(ServiceError):
+    """Redis does not answer (down, restarting, or the URL is wrong)."""
+
+    code = "redis_unavailable"
+
+
+class BadSettings(AssemblyError):
+    """A setting (flag, environment variable or TOML key) has a value that cannot work."""
+
+    code = "bad_settings"
+
+
+class StorageError(AssemblyError):
+    """A file could not be read or written: a full disk (``disk_full``), a NAS gone
+    read-only or away (``storage_error``)."""
+
+    code = "storage_error"
+
+    def __init__(self, exc: OSError) -> None:
+        full = exc.errno in (errno.ENOSPC, errno.EDQUOT)
+        what = exc.strerror or str(exc)
+        super().__init__(
+            f"{what}; nothing was published" if full else f"cannot read or write a file: {what}",
+            path=str(exc.filename) if exc.filename else None,
+            code="disk_full" if full else None,
+        )
 
 
 class InternalError(AssemblyError):
@@ -256,6 +348,8 @@ def as_assembly_error(exc: BaseException) -> AssemblyError:
         return exc
     if isinstance(exc, KeyboardInterrupt):
         return Canceled("interrupted")
+    if isinstance(exc, OSError) and exc.errno is not None:
+        return StorageError(exc)
     return InternalError(exc)
 
 

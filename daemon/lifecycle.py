@@ -1,11 +1,17 @@
-"""Process lifetime helpers: children that cannot outlive their parent."""
+"""Process lifetime helpers: children that cannot outlive their parent, and the
+owner tags that let a sweep tell a dead process's temporary files from a live one's."""
 
 from __future__ import annotations
 
 import ctypes
 import ctypes.util
+import os
+import re
 import signal
+import socket
 import sys
+
+import psutil
 
 _PR_SET_PDEATHSIG = 1
 
@@ -21,3 +27,30 @@ def die_with_parent(sig: int = signal.SIGKILL) -> None:
         return
     libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
     libc.prctl(_PR_SET_PDEATHSIG, sig, 0, 0, 0)
+
+
+def process_tag() -> str:
+    """``<host>-<pid>``: who owns a temporary file, written into its name, so that a
+    sweep can tell a dead process's leftovers from a live one's work. The host part
+    is letters and digits only (names split on dots and dashes stay parseable)."""
+    host = re.sub(r"[^A-Za-z0-9]", "", socket.gethostname())[:32] or "host"
+    return f"{host}-{os.getpid()}"
+
+
+_TAG = re.compile(r"^(?P<host>[A-Za-z0-9]+)-(?P<pid>[0-9]+)$")
+
+
+def owner_gone(tag: str, since: float) -> bool | None:
+    """Is the process ``tag`` names gone? ``since`` is when its file last changed.
+    None when it cannot be told here (another host's process, or no tag)."""
+    match = _TAG.match(tag)
+    if match is None or match["host"] != process_tag().rsplit("-", 1)[0]:
+        return None
+    try:
+        proc = psutil.Process(int(match["pid"]))
+        # A pid reused by a process born after the file was last written is not its owner.
+        return proc.create_time() > since + 1.0 or proc.status() == psutil.STATUS_ZOMBIE
+    except psutil.NoSuchProcess:  # ZombieProcess included
+        return True
+    except psutil.AccessDenied:  # someone else's process: alive
+        return False

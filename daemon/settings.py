@@ -23,6 +23,7 @@ from pydantic_settings import (
 )
 
 CONFIG_CANDIDATES = (Path("config/assemblyd.toml"), Path("/etc/assemblyd/assemblyd.toml"))
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 
 
 def config_file() -> Path | None:
@@ -126,6 +127,30 @@ class Settings(BaseSettings):
         ge=0,
         description="A request is acted on once its size and mtime have not changed for this long.",
     )
+    sweep_interval: float = Field(
+        300.0,
+        gt=0,
+        description=(
+            "Seconds between sweeps for what dead runs leave: partial exports, segment "
+            "cache temporaries, project.json entries still saying running. Also at start."
+        ),
+    )
+    source_settle_seconds: float = Field(
+        2.0,
+        ge=0,
+        description=(
+            "A shot whose size or modification time changed within this many seconds "
+            "is still being written: its job waits until it has been quiet this long."
+        ),
+    )
+    source_wait_seconds: float = Field(
+        120.0,
+        ge=0,
+        description=(
+            "How long a job waits for its shots to settle before it fails with "
+            "source_changed, naming the shot still being written."
+        ),
+    )
 
     # --- queue -----------------------------------------------------------------
     redis_url: str | None = Field(
@@ -157,6 +182,15 @@ class Settings(BaseSettings):
         description=(
             "Seconds between a worker's heartbeats while rendering. A job whose worker "
             "died is failed after three missed beats (at least 10 s)."
+        ),
+    )
+    redis_wait_seconds: float = Field(
+        300.0,
+        gt=0,
+        description=(
+            "How long a job that has finished rendering waits for a Redis that went "
+            "away to come back, to record its end there. Workers and the watcher "
+            "reconnect for as long as it takes, with backoff."
         ),
     )
     progress_interval: float = Field(
@@ -193,11 +227,25 @@ class Settings(BaseSettings):
         ),
     )
     max_request_bytes: int = Field(
-        1_000_000, gt=0, description="Largest request body the API accepts (a shot list is KBs)."
+        1_000_000,
+        gt=0,
+        description=(
+            "Largest request document, as a file or an API body (a shot list is KBs); "
+            "larger ones are refused unread."
+        ),
     )
 
     # --- logging ---------------------------------------------------------------
-    log_level: str = Field("INFO", description="Python logging level name.")
+    log_level: str = Field(
+        "INFO", description="Python logging level name: DEBUG, INFO, WARNING or ERROR."
+    )
+
+    @field_validator("log_level")
+    @classmethod
+    def _known_level(cls, value: str) -> str:
+        if value.upper() not in LOG_LEVELS:
+            raise ValueError(f"'{value}' is not a log level; choose one of {', '.join(LOG_LEVELS)}")
+        return value.upper()
 
     @field_validator("state_dir")
     @classmethod

@@ -15,6 +15,8 @@ class JobState(StrEnum):
     FINISHED = "finished"
     FAILED = "failed"
     CANCELED = "canceled"
+    #: The request file changed after the job was queued; the new content is its own job.
+    SUPERSEDED = "superseded"
 
     @property
     def terminal(self) -> bool:
@@ -22,7 +24,9 @@ class JobState(StrEnum):
 
 
 #: A job in one of these has ended; its record is never changed again.
-TERMINAL: frozenset[str] = frozenset({JobState.FINISHED, JobState.FAILED, JobState.CANCELED})
+TERMINAL: frozenset[str] = frozenset(
+    {JobState.FINISHED, JobState.FAILED, JobState.CANCELED, JobState.SUPERSEDED}
+)
 
 
 class Stage(StrEnum):

@@ -25,6 +25,11 @@ from assemblyd.settings import Settings
 from assemblyd.watch.intake import Intake
 from assemblyd.watch.watcher import Watcher
 
+# The suite makes its shots moments before it renders them: a job would first wait
+# for each to be quiet for source_settle_seconds (2 s), as for a copy still under
+# way. Tests of that wait set their own (tests/faults/test_sources.py).
+os.environ.setdefault("ASSEMBLYD_SOURCE_SETTLE_SECONDS", "0.1")
+
 #: name -> make_clip arguments. Tiny on purpose: the suite renders dozens of times.
 CLIPS: dict[str, dict[str, Any]] = {
     "wide24.mp4": {"size": (160, 90), "fps": 24, "tone": 440},

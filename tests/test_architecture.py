@@ -16,7 +16,7 @@ REPO = Path(__file__).resolve().parents[1]
 #: Source folder -> the import name it installs as (pyproject's package-dir).
 SOURCES = {"daemon": "assemblyd", "web": "assemblyd.web"}
 
-BASE = {"errors", "settings", "states", "stamps", "lifecycle", "timecode"}
+BASE = {"errors", "settings", "states", "stamps", "lifecycle", "timecode", "untrusted"}
 #: Which rooms each room may import from (besides itself). The order is the
 #: architecture: the contract and media at the bottom, the render stage on them,
 #: the pipeline on that, the queue on the pipeline, the watcher and the web app on
@@ -28,7 +28,11 @@ ALLOWED: dict[str, set[str]] = {
     "lifecycle": set(),
     "timecode": set(),
     "settings": set(),
-    "request": {"errors", "timecode"},
+    # Reading what anyone may have written (request files, status files, API bodies)
+    # safely: a door every room that reads such input goes through. Its refusals are
+    # errors, so it stands on errors alone.
+    "untrusted": {"errors"},
+    "request": {"errors", "timecode", "untrusted"},
     "media": {"errors", "timecode"},
     "render": BASE | {"request", "media"},
     # Editorial timelines read into events; the pipeline conforms them.
@@ -49,6 +53,8 @@ WEB_MAY_IMPORT = {
     "assemblyd.queue.views",
     "assemblyd.queue.commands",
     "assemblyd.queue.events",
+    # API bodies are parsed with the same size and depth limits as request files.
+    "assemblyd.untrusted",
 }
 #: May import anything: they start the whole thing.
 TOP = {"cli", "service", "__main__", ""}

@@ -48,6 +48,11 @@ async def list_jobs(request: Request) -> Response:
     return JSONResponse({"jobs": views, "count": len(views)})
 
 
+async def job(request: Request) -> Response:
+    """GET a job, or DELETE (cancel) it."""
+    return await (cancel_job(request) if request.method == "DELETE" else get_job(request))
+
+
 async def get_job(request: Request) -> Response:
     web = web_state(request)
     return JSONResponse(await run_in_threadpool(web.own_view, request.path_params["id"]))

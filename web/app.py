@@ -76,12 +76,13 @@ def routes() -> list[BaseRoute]:
         Route(f"{API}/states", api.states, methods=["GET"]),
         Route(f"{API}/process", submit.process, methods=["POST"]),
         Route(f"{API}/jobs", api.list_jobs, methods=["GET"]),
-        Route(f"{API}/jobs/{{id}}", api.get_job, methods=["GET"]),
-        Route(f"{API}/jobs/{{id}}", api.cancel_job, methods=["DELETE"]),
+        # One route, so that a 405 here lists both methods in its Allow header.
+        Route(f"{API}/jobs/{{id}}", api.job, methods=["GET", "DELETE"]),
         Route(f"{API}/jobs/{{id}}/progress", sse.progress_stream, methods=["GET"]),
         Route(f"{API}/exports/{{id}}", api.get_export, methods=["GET"]),
         Route(f"{API}/projects", api.list_projects, methods=["GET"]),
         WebSocketRoute(f"{API}/ws", ws.live_socket),
+        Route(f"{API}/ws", ws.plain_http, methods=["GET"]),
         Mount("/static", StaticFiles(directory=STATIC), name="static"),
     ]
 

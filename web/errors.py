@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from redis.exceptions import RedisError
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
@@ -18,6 +19,7 @@ from assemblyd.errors import (
     JobAlreadyEnded,
     JobNotFound,
     RequestBusy,
+    ServiceError,
     ValidationFailed,
     describe,
 )
@@ -29,10 +31,16 @@ _STATUS: dict[type[AssemblyError], int] = {
     RequestBusy: 409,
     AlreadyProcessed: 409,
     ValidationFailed: 422,
+    ServiceError: 503,
 }
 
 #: Starlette's own HTTP errors (unknown path, wrong method) in our shape.
-_HTTP_CODES = {404: "not_found", 405: "method_not_allowed", 413: "request_too_large"}
+_HTTP_CODES = {
+    404: "not_found",
+    405: "method_not_allowed",
+    413: "request_too_large",
+    426: "upgrade_required",
+}
 
 
 class ApiError(Exception):
@@ -60,13 +68,23 @@ async def _assembly_error(request: Request, exc: Exception) -> Response:
     body: dict[str, Any] = {**exc.to_dict(), "message": describe(exc)}
     if isinstance(exc, RequestBusy):
         body["job_id"] = exc.job_id
-    return JSONResponse(body, status_code=_STATUS.get(type(exc), 500))
+    status = next((code for cls, code in _STATUS.items() if isinstance(exc, cls)), 500)
+    return JSONResponse(body, status_code=status)
 
 
 async def _http_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, HTTPException)
     code = _HTTP_CODES.get(exc.status_code, f"http_{exc.status_code}")
-    return error_response(exc.status_code, code, str(exc.detail))
+    response = error_response(exc.status_code, code, str(exc.detail))
+    response.headers.update(exc.headers or {})  # a 405's Allow, for one
+    return response
+
+
+async def _redis_error(request: Request, exc: Exception) -> Response:
+    # Redis is away (restarting, or unreachable): a temporary condition, not a bug.
+    return error_response(
+        503, "redis_unavailable", "Redis is unreachable; try again shortly", retry_after=5
+    )
 
 
 async def _internal_error(request: Request, exc: Exception) -> Response:
@@ -79,5 +97,6 @@ HANDLERS = {
     ApiError: _api_error,
     AssemblyError: _assembly_error,
     HTTPException: _http_error,
+    RedisError: _redis_error,
     Exception: _internal_error,
 }

@@ -33,6 +33,11 @@ _JOB_ID = {
     "example": "asm-0123456789abcdef01234567",
 }
 _NULL_STR = {"type": ["string", "null"]}
+_CANCELED = {
+    "type": "object",
+    "required": ["outcome", "job"],
+    "properties": {"outcome": {"type": "string"}, "job": {"$ref": "#/components/schemas/Job"}},
+}
 
 SCHEMAS: dict[str, Any] = {
     "Error": {
@@ -84,9 +89,15 @@ def _submission() -> dict[str, Any]:
     schema["description"] = "An assembly.json document plus the project to put it in."
     schema["required"] = ["project", *schema.get("required", [])]
     schema["properties"] = {
-        "project": {"type": "string", "description": "Folder relative to a watch root."},
+        "project": {
+            "type": "string",
+            "minLength": 1,
+            "pattern": "^[^\\x00-\\x1f\\x7f]+$",
+            "description": "Folder relative to a watch root.",
+        },
         "root": {
             "type": "integer",
+            "minimum": 0,
             "description": "Index of the watch root (default: the first that has the folder).",
         },
         **schema["properties"],
@@ -96,50 +107,68 @@ def _submission() -> dict[str, Any]:
 
 SCHEMAS["Submission"] = _submission()
 
+
+def _op(summary: str, responses: dict[str, Any], **more: Any) -> dict[str, Any]:
+    """An operation, with the answers every operation may give: 401 without the API
+    token (when the server has one), 403 for a foreign Host or Origin, 413 for a
+    body over max_request_bytes, 503 while Redis is unreachable."""
+    common = {
+        "401": _json(_ERR, "unauthorized: this server needs its API token"),
+        "403": _json(_ERR, "forbidden_host (no token: loopback only), forbidden_origin"),
+        "413": _json(_ERR, "request_too_large"),
+        "503": _json(_ERR, "redis_unavailable"),
+    }
+    if more.get("security") == []:  # needs no token
+        del common["401"]
+    return {"summary": summary, "responses": {**common, **responses}, **more}
+
+
+_HTML = {"text/html": {"schema": {"type": "string"}}}
+
 PATHS: dict[str, Any] = {
-    "/": {"get": {"summary": "The dashboard (HTML).", "responses": {"200": {"description": "ok"}}}},
+    "/": {
+        "get": _op(
+            "The dashboard (HTML). With ?token=, sets the token cookie and redirects to /.",
+            {
+                "200": {"description": "the dashboard", "content": _HTML},
+                "303": {"description": "the token traded for a cookie"},
+                "401": {
+                    "description": "unauthorized: a login page for browsers, else JSON",
+                    "content": {**_HTML, "application/json": {"schema": _ERR}},
+                },
+            },
+        )
+    },
     "/healthz": {
-        "get": {
-            "summary": "Redis reachable, watcher alive, worker count. Needs no token.",
-            "security": [],
-            "responses": {
-                "200": {"description": "Redis reachable"},
-                "503": {"description": "Redis unreachable"},
+        "get": _op(
+            "Redis reachable, watcher alive, worker count. Needs no token.",
+            {
+                "200": _json({"type": "object"}, "Redis reachable"),
+                "503": _json({"type": "object"}, "Redis unreachable"),
             },
-        }
+            security=[],
+        )
     },
-    "/openapi.json": {
-        "get": {"summary": "This document.", "responses": {"200": {"description": "ok"}}}
-    },
+    "/openapi.json": {"get": _op("This document.", {"200": _json({"type": "object"}, "ok")})},
     "/api/v1/assembly/process": {
-        "post": {
-            "summary": "Start a job: write the request into the project and queue it.",
-            "requestBody": {
-                "required": True,
-                "content": {"application/json": {"schema": _ref("Submission")}},
-            },
-            "responses": {
+        "post": _op(
+            "Start a job: write the request into the project and queue it.",
+            {
                 "202": _json(_ref("Job"), "queued"),
                 "200": _json(_ref("Job"), "the same request again: its existing job"),
                 "409": _json(_ERR, "request_busy, already_processed"),
-                "413": _json(_ERR, "request_too_large"),
                 "422": _json(_ERR, "invalid_request, with every problem"),
             },
-        }
+            requestBody={
+                "required": True,
+                "content": {"application/json": {"schema": _ref("Submission")}},
+            },
+        )
     },
     "/api/v1/assembly/jobs": {
-        "get": {
-            "summary": "Jobs, newest first.",
-            "parameters": [
-                {"name": "state", "in": "query", "schema": {"type": "string"}},
-                {
-                    "name": "project",
-                    "in": "query",
-                    "schema": {"type": "string"},
-                    "description": "only jobs whose project path contains this",
-                },
-            ],
-            "responses": {
+        "get": _op(
+            "Jobs, newest first.",
+            {
                 "200": _json(
                     {
                         "type": "object",
@@ -149,56 +178,81 @@ PATHS: dict[str, Any] = {
                         },
                     },
                     "ok",
-                )
+                ),
+                "422": _json(_ERR, "invalid_request: not a job state"),
             },
-        }
+            parameters=[
+                {
+                    "name": "state",
+                    "in": "query",
+                    "schema": {"type": "string", "enum": ["", *(s.value for s in JobState)]},
+                    "description": "only jobs in this state (empty: all)",
+                },
+                {
+                    "name": "project",
+                    "in": "query",
+                    "schema": {"type": "string"},
+                    "description": "only jobs whose project path contains this",
+                },
+            ],
+        )
     },
     "/api/v1/assembly/jobs/{id}": {
-        "get": {
-            "summary": "One job.",
-            "parameters": [_JOB_ID],
-            "responses": {"200": _json(_ref("Job"), "ok"), "404": _json(_ERR, "job_not_found")},
-        },
-        "delete": {
-            "summary": "Cancel a queued or running job.",
-            "parameters": [_JOB_ID],
-            "responses": {
-                "200": {"description": "canceled (it had not started)"},
-                "202": {"description": "stopping (it was running)"},
+        "get": _op(
+            "One job.",
+            {"200": _json(_ref("Job"), "ok"), "404": _json(_ERR, "job_not_found")},
+            parameters=[_JOB_ID],
+        ),
+        "delete": _op(
+            "Cancel a queued or running job.",
+            {
+                "200": _json(_CANCELED, "canceled (it had not started)"),
+                "202": _json(_CANCELED, "stopping (it was running)"),
                 "404": _json(_ERR, "job_not_found"),
                 "409": _json(_ERR, "job_already_ended"),
             },
-        },
+            parameters=[_JOB_ID],
+        ),
     },
     "/api/v1/assembly/jobs/{id}/progress": {
-        "get": {
-            "summary": "Server-Sent Events: {state, stage, progress, export, error} per change; "
+        "get": _op(
+            "Server-Sent Events: {state, stage, progress, export, error} per change; "
             "an 'end' event and the stream closes at a terminal state.",
-            "parameters": [_JOB_ID],
-            "responses": {
-                "200": {"description": "event stream", "content": {"text/event-stream": {}}},
+            {
+                "200": {
+                    "description": "event stream",
+                    "content": {"text/event-stream": {"schema": {"type": "string"}}},
+                },
                 "404": _json(_ERR, "job_not_found"),
             },
-        }
+            parameters=[_JOB_ID],
+        )
     },
     "/api/v1/assembly/exports/{id}": {
-        "get": {
-            "summary": "The finished job's export (inline; ?download=1 as an attachment).",
-            "parameters": [
-                _JOB_ID,
-                {"name": "download", "in": "query", "schema": {"type": "string"}},
-            ],
-            "responses": {
-                "200": {"description": "the video file"},
+        "get": _op(
+            "The finished job's export (inline; ?download=1 as an attachment).",
+            {
+                "200": {
+                    "description": "the video file",
+                    "content": {
+                        "video/mp4": {"schema": {"type": "string", "format": "binary"}},
+                        "video/quicktime": {"schema": {"type": "string", "format": "binary"}},
+                    },
+                },
+                "206": {"description": "a byte range of it"},
                 "404": _json(_ERR, "job_not_found, export_missing"),
                 "409": _json(_ERR, "export_not_ready"),
             },
-        }
+            parameters=[
+                _JOB_ID,
+                {"name": "download", "in": "query", "schema": {"type": "string"}},
+            ],
+        )
     },
     "/api/v1/assembly/states": {
-        "get": {
-            "summary": "The job states (and which are terminal) and the stages, in order.",
-            "responses": {
+        "get": _op(
+            "The job states (and which are terminal) and the stages, in order.",
+            {
                 "200": _json(
                     {
                         "type": "object",
@@ -211,27 +265,26 @@ PATHS: dict[str, Any] = {
                     "ok",
                 )
             },
-        }
+        )
     },
     "/api/v1/assembly/projects": {
-        "get": {
-            "summary": "Folders below the watch roots, for the submit form.",
-            "responses": {"200": {"description": "{roots: [...], projects: [{root, path}]}"}},
-        }
+        "get": _op(
+            "Folders below the watch roots, for the submit form.",
+            {"200": _json({"type": "object"}, "{roots: [...], projects: [{root, path}]}")},
+        )
     },
     "/api/v1/assembly/ws": {
-        "get": {
-            "summary": "WebSocket: a snapshot of every job (or ?job=ID), then updates.",
-            "description": "Messages: {type: snapshot|update, jobs: [Job]}, "
-            "{type: status, redis: bool}.",
-            "parameters": [{"name": "job", "in": "query", "schema": {"type": "string"}}],
-            "responses": {
+        "get": _op(
+            "WebSocket: a snapshot of every job (or ?job=ID), then updates.",
+            {
                 "101": {"description": "switching to WebSocket"},
-                "401": _json(_ERR, "unauthorized"),
-                "403": _json(_ERR, "forbidden_origin"),
                 "404": _json(_ERR, "job_not_found"),
+                "426": _json(_ERR, "upgrade_required: a plain HTTP request"),
             },
-        }
+            description="Messages: {type: snapshot|update, jobs: [Job]}, "
+            "{type: status, redis: bool}.",
+            parameters=[{"name": "job", "in": "query", "schema": {"type": "string"}}],
+        )
     },
 }
 

@@ -15,7 +15,8 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
-from assemblyd.errors import Problem, ValidationFailed
+from assemblyd import untrusted
+from assemblyd.errors import Problem, UnsafeInput, ValidationFailed
 from assemblyd.queue import commands
 from assemblyd.settings import Settings
 
@@ -37,6 +38,8 @@ def resolve_project(settings: Settings, project: object, root: object) -> tuple[
         raise bad("no_roots", "this server has no watch roots; start it with --root DIR")
     if not isinstance(project, str) or not project.strip():
         raise bad("invalid_setting", "'project' is required: a folder relative to a watch root")
+    if not project.isprintable():
+        raise bad("invalid_setting", "'project' holds a control character (a NUL, a newline...)")
     rel = PurePosixPath(project.strip())
     if rel.is_absolute() or "\\" in project:
         raise bad("outside_root", "give the project's path relative to a watch root")
@@ -64,9 +67,9 @@ def resolve_project(settings: Settings, project: object, root: object) -> tuple[
 async def process(request: Request) -> Response:
     web = web_state(request)
     try:
-        doc = json.loads(await request.body())
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise _invalid(Problem("bad_json", f"the body is not JSON: {exc}")) from exc
+        doc = untrusted.loads(await request.body(), what="the body")
+    except UnsafeInput as exc:
+        raise _invalid(Problem(exc.code, exc.reason)) from None
     if not isinstance(doc, dict):
         raise _invalid(Problem("bad_json", "the body must be a JSON object"))
     project, root = doc.pop("project", None), doc.pop("root", None)

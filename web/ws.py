@@ -18,7 +18,8 @@ import json
 
 from redis.exceptions import RedisError
 from starlette.concurrency import run_in_threadpool
-from starlette.responses import JSONResponse
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from assemblyd.errors import JobNotFound
@@ -35,6 +36,15 @@ def encode(batch: Batch) -> str:
     if batch.kind == "status":
         return json.dumps({"type": "status", "redis": batch.redis})
     return json.dumps({"type": batch.kind, "jobs": batch.jobs})
+
+
+async def plain_http(request: Request) -> Response:
+    """The socket's address asked over plain HTTP: say what it is (not a 404)."""
+    return JSONResponse(
+        {"code": "upgrade_required", "message": "this is a WebSocket: connect with ws://"},
+        status_code=426,
+        headers={"Upgrade": "websocket", "Connection": "Upgrade"},
+    )
 
 
 async def live_socket(websocket: WebSocket) -> None:

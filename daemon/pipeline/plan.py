@@ -84,7 +84,7 @@ def segment_for(
 
 
 def make_plan(validated: ValidatedRequest, settings: Settings) -> Plan:
-    output = validated.request.output
+    output = validated.request.main_output
     encoder = encoder_for(output, settings)
     engine = validated.request.engine
     want_copy = engine in ("auto", "copy")

@@ -24,9 +24,10 @@ def exports_dir(project_dir: Path) -> Path:
 
 
 def partial_path(project_dir: Path, name: str, ext: str, run_id: str) -> Path:
-    """Where a render is written before it is verified. Hidden, so watchers skip it."""
+    """Where a render is written before it is verified. Hidden, so watchers skip it.
+    FileNotFoundError if the project folder is gone: it is never re-created."""
     exports = exports_dir(project_dir)
-    exports.mkdir(parents=True, exist_ok=True)
+    exports.mkdir(exist_ok=True)
     return exports / f".{name}.{run_id}{PARTIAL_MARK}{ext}"
 
 

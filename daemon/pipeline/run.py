@@ -8,6 +8,7 @@ instead of executing it itself. Either way ``project.json`` tells what happened.
 
 from __future__ import annotations
 
+import logging
 import time
 import uuid
 from collections.abc import Iterator
@@ -15,17 +16,21 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from ..errors import Notice, RenderError, VerifyError, describe
+from ..errors import Notice, RenderError, ValidationFailed, VerifyError, describe
 from ..render.model import Plan, SegmentStats
 from ..render.strategy import render
+from ..request.parse import parse_request, read_request_bytes
 from ..settings import Settings
 from ..states import Stage
 from .journal import Journal
 from .plan import make_plan
 from .progress import Progress
 from .publish import partial_path, publish
+from .sources import Sources, check_unchanged, gone, shot_files, validate_settled
 from .validate import ValidatedRequest, validate
 from .verify import OutputReport, verify
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -50,6 +55,9 @@ class Prepared:
     plan: Plan
     journal: Journal
     watch: Stopwatch
+    #: Each shot's file, and its fingerprint when validated: checked again before publishing.
+    files: dict[int, Path] = field(default_factory=dict)
+    sources: Sources = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -71,27 +79,46 @@ def prepare(
     settings: Settings,
     progress: Progress | None = None,
     run_id: str | None = None,
+    content: bytes | None = None,
 ) -> Prepared:
-    """Validate ``request_path`` (every shot probed) and plan it.
+    """Validate ``request_path`` (every shot probed, once they hold still) and plan it.
 
-    Raises :class:`~..errors.ValidationFailed` listing every problem, after
-    recording it in ``project.json``.
+    ``content`` is the request's bytes if the caller has read them (a job checks them
+    against what it was queued for); else the file is read, once. Raises
+    :class:`~..errors.ValidationFailed` listing every problem, after recording it in
+    ``project.json``.
     """
     request_path = Path(request_path).absolute()
     progress = progress or Progress()
     journal = Journal(request_path, run_id or new_run_id())
     watch = Stopwatch()
-    journal.started()
+    if content is None:
+        content, problem = read_request_bytes(request_path, settings.max_request_bytes)
+        if content is None:  # nothing to record a run of
+            assert problem is not None
+            raise ValidationFailed(str(request_path), [problem])
+    data = content
     with journal.failures(watch.seconds):
+        journal.started()
         with watch.stage(Stage.PROBE):
-            validated = validate(
-                request_path, settings, on_shot=lambda i, n: progress.within(Stage.PROBE, i / n)
+            _, model, _ = parse_request(data)
+            files = shot_files(request_path.parent, model)
+            validated, sources = validate_settled(
+                lambda: validate(
+                    request_path,
+                    settings,
+                    on_shot=lambda i, n: progress.within(Stage.PROBE, i / n),
+                    content=data,
+                ),
+                files,
+                model,
+                settings,
             )
         with watch.stage(Stage.PLAN):
             plan = make_plan(validated, settings)
             progress.within(Stage.PLAN, 1.0)
         journal.planned(validated, plan)
-    return Prepared(journal.run_id, validated, plan, journal, watch)
+    return Prepared(journal.run_id, validated, plan, journal, watch, files, sources)
 
 
 def execute(prepared: Prepared, settings: Settings, progress: Progress | None = None) -> Result:
@@ -104,13 +131,13 @@ def execute(prepared: Prepared, settings: Settings, progress: Progress | None = 
     validated, plan, watch = prepared.validated, prepared.plan, prepared.watch
     request = validated.request
     name = request.export_name(validated.request_path)
-    ext = request.output.output_format
+    ext = request.main_output.output_format
     partial: Path | None = None
     with prepared.journal.failures(watch.seconds):
         try:
             partial = partial_path(validated.project_dir, name, ext, prepared.run_id)
             try:
-                stats, report = _render_and_verify(plan, partial, settings, progress, watch)
+                stats, report = _render_and_verify(prepared, plan, partial, settings, progress)
             except (RenderError, VerifyError) as exc:
                 if plan.strategy != "copy" or request.engine != "auto":
                     raise
@@ -125,27 +152,37 @@ def execute(prepared: Prepared, settings: Settings, progress: Progress | None = 
                 progress.warn(notice)
                 partial.unlink(missing_ok=True)
                 plan = replace(plan, strategy="normalize")
-                stats, report = _render_and_verify(plan, partial, settings, progress, watch)
+                stats, report = _render_and_verify(prepared, plan, partial, settings, progress)
                 prepared.journal.replanned(plan)
             with watch.stage(Stage.PUBLISH):
                 # A stage change always reaches every sink: the queue's last chance to
                 # say this job was ended elsewhere before its export becomes public.
                 progress.within(Stage.PUBLISH, 0.0)
+                check_unchanged(prepared.files, prepared.sources, request)
+                if (missing := gone(validated.request_path)) is not None:
+                    raise missing  # never publish into a project that moved or lost its request
                 final = publish(partial, name, ext)
                 partial = None
         finally:
             if partial is not None:
                 partial.unlink(missing_ok=True)
-        prepared.journal.finished(final, report, stats, watch.seconds)
+        try:
+            prepared.journal.finished(final, report, stats, watch.seconds)
+        except OSError as exc:
+            # Published: the project was moved just after. The export went with it.
+            log.warning("%s: published, but project.json could not be updated: %s", final, exc)
     progress.finish()
     return Result(prepared.run_id, final, report, plan, stats, watch.seconds)
 
 
 def _render_and_verify(
-    plan: Plan, partial: Path, settings: Settings, progress: Progress, watch: Stopwatch
+    prepared: Prepared, plan: Plan, partial: Path, settings: Settings, progress: Progress
 ) -> tuple[SegmentStats, OutputReport]:
+    watch = prepared.watch
     with watch.stage(Stage.RENDER):
         stats = render(plan, partial, lambda f: progress.within(Stage.RENDER, f), settings)
+    # Rendered from what was validated, or not published at all.
+    check_unchanged(prepared.files, prepared.sources, prepared.validated.request)
     with watch.stage(Stage.VERIFY):
         progress.within(Stage.VERIFY, 0.0)
         report = verify(partial, plan, settings)

@@ -7,6 +7,7 @@ models, and each shot that parses is checked on disk, whatever else is wrong.
 
 from __future__ import annotations
 
+import os
 import re
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -21,7 +22,7 @@ from ..media.info import MediaInfo
 from ..media.probe import check_decodes, probe
 from ..media.sequence import describe_missing, find_frames, is_sequence
 from ..request.model import AssemblyRequest, Shot, shot_entry
-from ..request.parse import RawRequest, read_request
+from ..request.parse import RawRequest, parse_request, read_request
 from ..settings import Settings
 
 #: Shots probed at once. More would only queue on two cores and one NAS link.
@@ -171,20 +172,21 @@ def validate(
     request_path: Path,
     settings: Settings,
     on_shot: Callable[[int, int], None] | None = None,
+    content: bytes | None = None,
 ) -> ValidatedRequest:
-    """Check everything; raise :class:`ValidationFailed` listing every problem."""
+    """Check everything; raise :class:`ValidationFailed` listing every problem.
+
+    ``content`` is the request's bytes when the caller has read them already (a job
+    checks them against what it was queued for); else the file is read.
+    """
     request_path = Path(request_path)
-    project = request_path.resolve().parent
-    content, raw, request, problems = read_request(request_path)
-    if request is not None and request.timeline is not None:
-        # assemblyd.conform reads timelines; rendering them is wired in separately.
-        problems.append(
-            Problem(
-                "timeline_not_supported",
-                "timelines are not rendered yet; list the shots instead",
-                field="timeline",
-            )
-        )
+    # The folder holding the request file is the project, whatever a symlinked
+    # request file points at (see read_request_bytes: it must stay inside).
+    project = Path(os.path.abspath(request_path)).parent
+    if content is None:
+        content, raw, request, problems = read_request(request_path, settings.max_request_bytes)
+    else:
+        raw, request, problems = parse_request(content)
     shots = raw.get("shots")
     entries: list[Any] = shots if isinstance(shots, list) else []
     shots_to_check: list[tuple[int, Shot]] = []

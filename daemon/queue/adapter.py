@@ -8,6 +8,8 @@ and an edited request is a new one. Jobs name their function by a dotted name fr
 
 from __future__ import annotations
 
+import json
+import re
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +26,17 @@ from ..states import JobState, Stage
 from . import names
 from .meta import JobMeta
 
+#: What a job id may be (RQ refuses others; ours are asm-<hex>, -partNNNN, -join).
+_JOB_ID = re.compile(r"^[A-Za-z0-9_-]{1,200}$")
+
+
+def valid_job_id(job_id: object) -> bool:
+    return isinstance(job_id, str) and _JOB_ID.fullmatch(job_id) is not None
+
+
+def _shown(job_id: str) -> str:
+    return job_id if job_id.isprintable() and len(job_id) <= 200 else json.dumps(job_id[:200])
+
 
 def job_id_for(request_path: Path, content: bytes) -> str:
     digest = sha256_hex(str(request_path).encode() + b"\0" + content)
@@ -35,6 +48,9 @@ def open_queue(conn: Redis, settings: Settings) -> Queue:
 
 
 def fetch(conn: Redis, job_id: str) -> Job:
+    """The job, or :class:`JobNotFound` (also for an id no job could have)."""
+    if not valid_job_id(job_id):
+        raise JobNotFound(f"no job with id {_shown(job_id)}")
     try:
         return Job.fetch(job_id, connection=conn, serializer=JSONSerializer)
     except NoSuchJobError:
@@ -42,7 +58,7 @@ def fetch(conn: Redis, job_id: str) -> Job:
 
 
 def exists(conn: Redis, job_id: str) -> bool:
-    return bool(Job.exists(job_id, connection=conn))
+    return valid_job_id(job_id) and bool(Job.exists(job_id, connection=conn))
 
 
 def job_options(settings: Settings) -> dict[str, Any]:

@@ -17,6 +17,7 @@ from pathlib import Path
 from redis import Redis
 
 from ..errors import AlreadyProcessed, JobNotFound, RequestBusy, ValidationFailed, WriteFailed
+from ..lifecycle import process_tag
 from ..pipeline.validate import validate
 from ..request.parse import parse_request
 from ..settings import Settings
@@ -42,7 +43,7 @@ def submit(
         if exists(conn, job_id):
             return Outcome.KNOWN, visible_view(conn, settings, job_id)  # the same request again
         _refuse_to_replace_a_live_request(conn, path)
-    temp = path.with_name(f".{path.name}.{uuid.uuid4().hex[:12]}.tmp")
+    temp = path.with_name(f".{path.name}.{process_tag()}.{uuid.uuid4().hex[:12]}.tmp")
     try:
         with open(temp, "wb") as fh:
             fh.write(content)

@@ -15,6 +15,8 @@ import time
 from pathlib import Path
 
 import redis
+from redis.backoff import NoBackoff
+from redis.retry import Retry
 
 from ..errors import ServiceError
 from ..lifecycle import die_with_parent
@@ -103,11 +105,24 @@ class EmbeddedRedis:
             f"redis-server did not answer within {timeout:.0f} s", path=str(self.socket)
         )
 
+    def alive(self) -> bool:
+        """Is the server process running? (Reaps it if it has exited.)"""
+        return self.proc is not None and self.proc.poll() is None
+
+    def exit_status(self) -> int | None:
+        return self.proc.returncode if self.proc is not None else None
+
     def _answers(self) -> bool:
         if not self.socket.exists():
             return False
         try:
-            return bool(redis.Redis(unix_socket_path=str(self.socket), socket_timeout=1).ping())
+            # One try: redis-py's default retries with backoff would make a restart
+            # after a crash (a stale socket file, nobody behind it) wait seconds here.
+            client = redis.Redis(
+                unix_socket_path=str(self.socket), socket_timeout=1, retry=Retry(NoBackoff(), 0)
+            )
+            with client:
+                return bool(client.ping())
         except redis.RedisError:
             return False
 

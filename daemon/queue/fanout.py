@@ -47,6 +47,9 @@ def launch(
     start_percent: float,
 ) -> list[str]:
     """Enqueue a part job per segment in ``todo`` and the join after them."""
+    # A re-run of the same request (same job id) starts from nothing, not from the
+    # fractions its last run left.
+    forget_progress(conn, parent.id)
     queue = open_queue(conn, settings)
     common = job_options(settings)
     parts = [
@@ -95,6 +98,23 @@ def uncached(plan: Plan, cache: SegmentCache) -> list[Segment]:
         if key not in todo and cache.lookup(key, ext) is None:
             todo[key] = seg
     return list(todo.values())
+
+
+def forget_progress(conn: Redis, parent_id: str) -> None:
+    """Drop the parts' progress of ``parent_id`` (its request ended, or runs again)."""
+    conn.delete(PARTS_KEY + parent_id)
+
+
+def delete_family(conn: Redis, job: Job) -> None:
+    """Delete ``job`` with its part and join jobs and their progress: nothing of a
+    split request outlives it."""
+    for child_id in children(job.meta if isinstance(job.meta, dict) else {}):
+        try:
+            fetch(conn, child_id).delete()
+        except JobNotFound:
+            continue
+    forget_progress(conn, job.id)
+    job.delete()
 
 
 def report_part(conn: Redis, parent_id: str, shot_index: int, fraction: float) -> None:

@@ -25,6 +25,9 @@ from ..errors import (
     Canceled,
     InternalError,
     Notice,
+    RequestGone,
+    SourceChanged,
+    Superseded,
     TimedOut,
     ValidationFailed,
     WorkerDied,
@@ -35,19 +38,21 @@ from ..pipeline.plan import segment_for
 from ..pipeline.progress import STAGES, Progress, Sink, Update
 from ..pipeline.publish import remove_partials
 from ..pipeline.run import Prepared, execute, prepare
+from ..pipeline.sources import Fingerprint, Sources, fingerprint, gone
 from ..pipeline.validate import check_shot
 from ..records.status import StatusFile
 from ..render.cache import SegmentCache, cache_dir_for
 from ..render.model import Plan
 from ..render.normalize import encode_segment
 from ..render.presets import encoder_for
-from ..request.model import AssemblyRequest
+from ..request.parse import parse_request, read_request_bytes
 from ..settings import Settings, current, map_path
-from ..stamps import now_iso
+from ..stamps import now_iso, sha256_hex
 from ..states import JobState, Stage
-from . import fanout
+from . import fanout, housekeeping
 from . import meta as jobmeta
 from .adapter import fetch
+from .connection import UNREACHABLE
 from .events import announce
 from .outcomes import mark_ended, request_path
 
@@ -68,6 +73,7 @@ class RedisSink:
         self.job, self.interval = job, interval
         self._last = 0.0
         self._stage: Stage | None = None
+        self._away = False
 
     def __call__(self, update: Update) -> None:
         if update.notice is not None:
@@ -82,9 +88,18 @@ class RedisSink:
         if update.stage == self._stage and now - self._last < self.interval:
             return
         self._last, self._stage = now, update.stage
-        if not jobmeta.update(self.job, stage=update.stage, progress=round(update.percent, 1)):
-            raise Abandoned(str(self.job.meta["state"]))
-        announce(self.job)
+        try:
+            if not jobmeta.update(self.job, stage=update.stage, progress=round(update.percent, 1)):
+                raise Abandoned(str(self.job.meta["state"]))
+            announce(self.job)
+        except UNREACHABLE as exc:
+            # Redis is away: render on. Progress resumes, and the end is recorded,
+            # when it is back (see outcomes.mark_ended).
+            if not self._away:
+                log.warning("%s: Redis is unreachable (%s); rendering on", self.job.id, exc)
+            self._away = True
+            return
+        self._away = False
 
 
 class StatusSink:
@@ -103,12 +118,18 @@ class StatusSink:
         if update.stage == self._stage or update.stage == Stage.DONE:
             return
         self._stage = update.stage
-        self.status.write(
-            job_id=self.job_id,
-            state=JobState.RUNNING,
-            stage=update.stage,
-            progress=round(update.percent, 1),
-        )
+        try:
+            self.status.write(
+                job_id=self.job_id,
+                state=JobState.RUNNING,
+                stage=update.stage,
+                progress=round(update.percent, 1),
+                error=None,  # a rerun's: the last run's "interrupted" is over
+            )
+        except OSError as exc:
+            # Progress for people, not a reason to stop: a full disk or a NAS hiccup
+            # here decides nothing. The job's end is written by outcomes.mark_ended.
+            log.warning("%s: cannot write %s: %s", self.job_id, self.status.path, exc)
 
 
 class Rescaled:
@@ -141,6 +162,10 @@ def _split(job: Job, settings: Settings, prepared: Prepared) -> bool:
     if len(todo) < settings.fanout_min_segments:
         return False
     start = STAGES[Stage.RENDER][0]
+    # What validation saw of each shot: the parts and the join render nothing else.
+    sources = {str(i): fp.to_list() for i, fp in prepared.sources.items()}
+    if not jobmeta.update(job, sources=sources):
+        raise Abandoned(str(job.meta["state"]))
     fanout.launch(job, job.connection, settings, path, todo, start)
     StatusFile(path).write(
         job_id=job.id, state=JobState.RUNNING, stage=Stage.RENDER, progress=start
@@ -148,6 +173,24 @@ def _split(job: Job, settings: Settings, prepared: Prepared) -> bool:
     announce(job)
     log.info("%s: %d shot(s) handed to part jobs", job.id, len(todo))
     return True
+
+
+def queued_content(path: Path, settings: Settings, meta: jobmeta.Meta) -> bytes:
+    """The request's bytes, if they are still the ones ``meta`` (the request's job)
+    was queued for. Raises :class:`Superseded` if they changed (the new content is
+    its own job), ``project_gone``/``request_gone`` if they are not there."""
+    content, problem = read_request_bytes(path, settings.max_request_bytes)
+    if content is None and problem is not None and problem.code == "missing_file":
+        raise gone(path) or RequestGone(str(path))
+    expected = meta.get("request_sha256")
+    if isinstance(expected, str) and sha256_hex(content or b"") != expected:
+        raise Superseded(str(path))
+    return content or b""
+
+
+def _end_early(job: Job, settings: Settings, exc: AssemblyError) -> None:
+    state = JobState.SUPERSEDED if isinstance(exc, Superseded) else JobState.FAILED
+    mark_ended(job, settings, state, exc)
 
 
 def run_assembly(request_file: str) -> dict[str, object]:
@@ -164,16 +207,25 @@ def run_assembly(request_file: str) -> dict[str, object]:
     )
     if not started:
         return {"skipped": job.meta["state"]}  # ended before it began: nothing to do
-    status.write(job_id=job.id, state=JobState.RUNNING, stage=Stage.PROBE, progress=0.0, error=None)
+    try:
+        content = queued_content(path, settings, job.meta)
+    except Superseded as exc:
+        _end_early(job, settings, exc)
+        log.info("%s: %s", job.id, exc.reason)
+        return {"superseded": str(path)}
+    except AssemblyError as exc:
+        _end_early(job, settings, exc)
+        raise
     announce(job)
     progress = Progress(RedisSink(job, settings.progress_interval), StatusSink(status, job.id))
+    progress.within(Stage.PROBE, 0.0)  # "running" in the status file, as every stage is
     try:
-        prepared = prepare(path, settings, progress, run_id=job.id)
+        prepared = prepare(path, settings, progress, run_id=job.id, content=content)
         if _split(job, settings, prepared):
             return {"fanout": fanout.children(job.meta)}
         result = execute(prepared, settings, progress)
     except AssemblyError as exc:
-        mark_ended(job, settings, JobState.FAILED, exc)
+        _end_early(job, settings, exc)
         raise
     mark_ended(job, settings, JobState.FINISHED, export=str(result.export.relative_to(path.parent)))
     return {"export": str(result.export), "report": result.report.to_dict()}
@@ -183,20 +235,42 @@ def encode_part(request_file: str, parent_id: str, shot_index: int) -> dict[str,
     """A part job: normalize one shot of ``parent_id``'s request into the cache."""
     die_with_parent()
     job = _current_job()
-    conn, settings = job.connection, current()
+    settings = current()
     path = Path(map_path(request_file, settings))
-    request = AssemblyRequest.model_validate_json(path.read_bytes())
-    probed, problems = check_shot(path.parent, shot_index, request.shot_list[shot_index], settings)
+    try:
+        return _encode_part(job, settings, path, parent_id, shot_index)
+    except Abandoned:
+        raise
+    except Exception as exc:
+        # A project moved or a request deleted under the part: say that, not what
+        # the missing files made fail.
+        missing = gone(path)
+        if missing is not None:
+            raise missing from exc
+        raise
+
+
+def _encode_part(
+    job: Job, settings: Settings, path: Path, parent_id: str, shot_index: int
+) -> dict[str, object]:
+    conn = job.connection
+    # Fetched once: its view comes from its meta, which ended() re-reads each time.
+    parent = fetch(conn, parent_id)
+    _, request, problems = parse_request(queued_content(path, settings, parent.meta))
+    if request is None:
+        raise ValidationFailed(str(path), problems)
+    shot = request.shot_list[shot_index]
+    validated = _validated_fingerprint(parent.meta, shot_index)
+    probed, problems = check_shot(path.parent, shot_index, shot, settings)
     if probed is None:
         raise ValidationFailed(str(path), problems)
-    encoder = encoder_for(request.output, settings)
-    segment = segment_for(probed, request.output, encoder, want_copy=False)
-    plan = Plan(request.output, encoder, [segment], settings.audio_sample_rate)
+    _same_source(probed.source, validated, shot_index, shot.path)
+    encoder = encoder_for(request.main_output, settings)
+    segment = segment_for(probed, request.main_output, encoder, want_copy=False)
+    plan = Plan(request.main_output, encoder, [segment], settings.audio_sample_rate)
     cache = SegmentCache(cache_dir_for(path.parent, settings), settings.cache_max_bytes)
     key = cache.key(segment, plan)
     last = [0.0]
-    # Fetched once: its view comes from its meta, which ended() re-reads each time.
-    parent = fetch(conn, parent_id)
 
     def report(fraction: float) -> None:
         now = time.monotonic()
@@ -207,10 +281,44 @@ def encode_part(request_file: str, parent_id: str, shot_index: int) -> dict[str,
             fanout.report_part(conn, parent_id, shot_index, fraction)
             announce(parent)
 
-    if cache.lookup(key, request.output.output_format) is None:
-        encode_segment(segment, plan, cache, key, settings, report)
+    if cache.lookup(key, request.main_output.output_format) is None:
+        stored = encode_segment(segment, plan, cache, key, settings, report)
+        try:
+            _same_source(probed.source, validated, shot_index, shot.path)
+        except SourceChanged:
+            stored.unlink(missing_ok=True)  # encoded from a file that moved under it
+            raise
     report(1.0)
     return {"shot_index": shot_index, "key": key}
+
+
+def _validated_fingerprint(meta: jobmeta.Meta, shot_index: int) -> Fingerprint | None:
+    sources = meta.get("sources")
+    if not isinstance(sources, dict):
+        return None
+    return Fingerprint.from_list(sources.get(str(shot_index)))
+
+
+def _same_source(source: Path, validated: Fingerprint | None, shot_index: int, label: str) -> None:
+    if validated is not None and fingerprint(source) != validated:
+        raise SourceChanged(
+            "the file changed while the job used it (its size or modification time is not "
+            "what validation saw); nothing was published",
+            shot_index=shot_index,
+            path=label,
+        )
+
+
+def _parent_sources(meta: jobmeta.Meta) -> Sources:
+    sources = meta.get("sources")
+    if not isinstance(sources, dict):
+        return {}
+    found: Sources = {}
+    for key, value in sources.items():
+        fp = Fingerprint.from_list(value)
+        if fp is not None and isinstance(key, str) and key.isdigit():
+            found[int(key)] = fp
+    return found
 
 
 def join_assembly(request_file: str, parent_id: str) -> dict[str, object]:
@@ -228,9 +336,19 @@ def join_assembly(request_file: str, parent_id: str) -> dict[str, object]:
         StatusSink(StatusFile(path), parent_id),
     )
     try:
-        result = execute(prepare(path, settings, progress, run_id=parent_id), settings, progress)
+        content = queued_content(path, settings, parent.meta)
+        prepared = prepare(path, settings, progress, run_id=parent_id, content=content)
+        expected = _parent_sources(parent.meta)
+        for index in sorted(expected):
+            _same_source(
+                prepared.files.get(index, Path("/nonexistent")),
+                expected[index],
+                index,
+                prepared.validated.request.shot_list[index].path,
+            )
+        result = execute(prepared, settings, progress)
     except AssemblyError as exc:
-        mark_ended(parent, settings, JobState.FAILED, exc)
+        _end_early(parent, settings, exc)
         raise
     export = str(result.export.relative_to(path.parent))
     mark_ended(parent, settings, JobState.FINISHED, export=export)
@@ -264,9 +382,9 @@ def on_failure(
         if isinstance(shot, int) and error.shot_index is None:
             error.shot_index = shot
         fanout.cancel_children(connection, parent.meta, spare=job.id)
-        mark_ended(parent, settings, JobState.FAILED, error)
+        _end_early(parent, settings, error)
         return
-    mark_ended(job, settings, JobState.FAILED, error)
+    _end_early(job, settings, error)
 
 
 def on_stopped(job: Job, connection: Redis) -> None:
@@ -274,7 +392,10 @@ def on_stopped(job: Job, connection: Redis) -> None:
     settings = current()
     if job.meta.get("parent"):
         # Canceling the request stopped this child and already marked the request.
-        # The kill may have landed after that mark's cleanup: clean up again.
-        remove_partials(request_path(job, settings).parent, str(job.meta["parent"]))
+        # The kill may have landed after that mark's cleanup: clean up again. A part
+        # killed mid-encode leaves its segment's temporary file in the cache.
+        path = request_path(job, settings)
+        remove_partials(path.parent, str(job.meta["parent"]))
+        housekeeping.sweep_cache(cache_dir_for(path.parent, settings), settings)
         return
     mark_ended(job, settings, JobState.CANCELED, Canceled("canceled while running"))

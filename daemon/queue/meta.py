@@ -44,6 +44,9 @@ class JobMeta(TypedDict, total=False):
     finished_at: str
     export: str | None
     error: ErrorRecord | None
+    #: Each shot's file as validation saw it ([size, mtime_ns, inode] by shot index):
+    #: a split request's parts and join check they render the same files.
+    sources: dict[str, list[int]]
     # A split request's own job:
     fanout: FanOut
     joined_by: str

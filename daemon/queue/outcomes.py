@@ -17,7 +17,15 @@ from rq.exceptions import InvalidJobOperation
 from rq.job import Job
 from rq.serializers import JSONSerializer
 
-from ..errors import AssemblyError, Canceled, ErrorRecord, JobAlreadyEnded
+from ..errors import (
+    AssemblyError,
+    Canceled,
+    ErrorRecord,
+    JobAlreadyEnded,
+    ProjectGone,
+    RequestGone,
+    WorkerDied,
+)
 from ..pipeline.publish import remove_partials
 from ..records.project import ProjectFile
 from ..records.status import StatusFile
@@ -27,6 +35,7 @@ from ..states import TERMINAL, JobState, Stage
 from . import fanout
 from . import meta as jobmeta
 from .adapter import fetch
+from .connection import UNREACHABLE, retrying
 from .events import announce
 from .views import view
 
@@ -45,42 +54,123 @@ def mark_ended(
     error: AssemblyError | None = None,
     export: str | None = None,
 ) -> None:
-    """Record a terminal state everywhere, once. Safe to call from any process."""
+    """Record a terminal state everywhere, once. Safe to call from any process.
+
+    Redis first (whoever ends the job first wins); if Redis is away, this waits for
+    it (``redis_wait_seconds``). Then the files, unless the project is gone: a
+    project moved or deleted is never re-created, and a request deleted loses its
+    status file (kept, it would say "done" to the same request dropped again).
+    """
     finished_at = now_iso()
-    record: ErrorRecord | None = error.to_dict() if error else None
-    ended = jobmeta.change(
-        job,
-        lambda meta: {
+    path = request_path(job, settings)
+    status = StatusFile(path)
+    # The filesystem is the source of truth: a verdict already in the status file
+    # (written while Redis was away) is the one Redis gets.
+    recorded = _status_of(status)
+    if recorded.get("job_id") == job.id and recorded.get("state") in TERMINAL:
+        state = JobState(str(recorded["state"]))
+        kept_export, kept_error = recorded.get("export"), recorded.get("error")
+        export = kept_export if isinstance(kept_export, str) else None
+        error = None
+        record: ErrorRecord | None = kept_error if isinstance(kept_error, dict) else None  # type: ignore[assignment]
+    elif isinstance(error, WorkerDied) and (published := _published(path, job.id)):
+        # Its worker died after the export was published and recorded in project.json
+        # (and before Redis heard): the job did its work.
+        state, export, error, record = JobState.FINISHED, published, None, None
+    else:
+        record = error.to_dict() if error else None
+
+    def meta_change(meta: jobmeta.Meta) -> jobmeta.Meta:
+        return {
             "state": state,
             "stage": Stage.DONE if state == JobState.FINISHED else meta.get("stage", state),
             "progress": 100.0 if state == JobState.FINISHED else meta.get("progress", 0.0),
             "error": record,
             "export": export,
             "finished_at": finished_at,
-        },
-    )
+        }
+
+    try:
+        ended = retrying(lambda: jobmeta.change(job, meta_change), settings, f"record {job.id}")
+    except UNREACHABLE:
+        # Redis stayed away: the files still get the verdict, and Redis adopts it
+        # from the status file when it is back (see above).
+        _record_files(job, settings, path, state, record, export, finished_at, error)
+        raise
     if not ended:
         return
+    if isinstance(job.meta.get("fanout"), dict):
+        fanout.forget_progress(job.connection, job.id)
+    _record_files(job, settings, path, state, record, export, finished_at, error)
+    announce(job)
+
+
+def _percent(value: object) -> float:
+    ok = isinstance(value, int | float) and not isinstance(value, bool)
+    return float(value) if ok else 0.0  # type: ignore[arg-type]
+
+
+def _published(path: Path, job_id: str) -> str | None:
+    """The export ``project.json`` says this job published, if it is there."""
     try:
-        path = request_path(job, settings)
-        StatusFile(path).write(
-            job_id=job.id,
-            state=state,
-            stage=str(job.meta["stage"]),
-            progress=float(job.meta["progress"]),
-            request_sha256=job.meta.get("request_sha256"),
-            export=export,
-            error=record,
-        )
+        entries = ProjectFile(path.parent).entries()
+    except (OSError, ValueError):
+        return None
+    for entry in entries:
+        output = entry.get("output")
+        if (
+            entry.get("id") == job_id
+            and entry.get("status") == JobState.FINISHED
+            and isinstance(output, str)
+            and (path.parent / output).is_file()
+        ):
+            return output
+    return None
+
+
+def _status_of(status: StatusFile) -> dict[str, object]:
+    try:
+        return dict(status.read())
+    except OSError:
+        return {}
+
+
+def _record_files(
+    job: Job,
+    settings: Settings,
+    path: Path,
+    state: JobState,
+    record: ErrorRecord | None,
+    export: str | None,
+    finished_at: str,
+    error: AssemblyError | None,
+) -> None:
+    if isinstance(error, ProjectGone) or not path.parent.is_dir():
+        log.info("job %s ended %s; its project %s is gone", job.id, state, path.parent)
+        return
+    try:
+        if isinstance(error, RequestGone):
+            StatusFile(path).forget(job.id)
+        else:
+            StatusFile(path).write(
+                job_id=job.id,
+                state=state,
+                stage=str(job.meta.get("stage", state)),
+                progress=_percent(job.meta.get("progress")),
+                request_sha256=job.meta.get("request_sha256"),
+                export=export,
+                error=record,
+            )
         if state != JobState.FINISHED:
             remove_partials(path.parent, job.id)
             ProjectFile(path.parent).update(
                 job.id, request_file=path.name, status=state, error=record, finished_at=finished_at
             )
+    except FileNotFoundError:
+        log.info("job %s ended %s; its project %s is gone", job.id, state, path.parent)
     except OSError:
         # The NAS may be unreachable from here; the daemon's rescan reconciles later.
         log.exception("could not record %s for job %s", state, job.id)
-    announce(job)
 
 
 def cancel(conn: Redis, settings: Settings, job_id: str) -> str:

@@ -18,7 +18,7 @@ from ..errors import ErrorRecord, JobNotFound, Notice
 from ..settings import Settings
 from ..states import TERMINAL, JobState, Stage
 from . import fanout
-from .adapter import fetch, open_queue
+from .adapter import fetch, open_queue, valid_job_id
 from .heartbeat import WatcherBeat, live_watchers
 
 
@@ -179,8 +179,21 @@ def all_jobs(conn: Redis, settings: Settings) -> list[Job]:
         queue.canceled_job_registry,
     ):
         ids += registry.get_job_ids(cleanup=False)
-    jobs = Job.fetch_many(list(dict.fromkeys(ids)), connection=conn, serializer=JSONSerializer)
+    # Whatever is in Redis is untrusted: an id no job could have is skipped, and so
+    # is a job whose stored data cannot be read.
+    wanted = [i for i in dict.fromkeys(ids) if valid_job_id(i)]
+    try:
+        jobs = Job.fetch_many(wanted, connection=conn, serializer=JSONSerializer)
+    except (ValueError, TypeError, KeyError, UnicodeDecodeError):
+        jobs = [_fetch_or_none(conn, i) for i in wanted]
     return [j for j in jobs if j is not None and not is_piece(j)]
+
+
+def _fetch_or_none(conn: Redis, job_id: str) -> Job | None:
+    try:
+        return fetch(conn, job_id)
+    except (JobNotFound, ValueError, TypeError, KeyError, UnicodeDecodeError):
+        return None
 
 
 def list_views(

@@ -12,14 +12,17 @@ from __future__ import annotations
 import logging
 import os
 import socket
+import threading
 
+from redis import Redis
 from rq import Worker
+from rq.executions import Execution
 from rq.job import Job
 from rq.serializers import JSONSerializer
 
 from ..settings import Settings
 from .adapter import open_queue
-from .connection import connect, redis_url
+from .connection import UNREACHABLE, connect, redis_url
 from .functions import AssemblyJob
 
 log = logging.getLogger(__name__)
@@ -37,8 +40,28 @@ class AssemblyWorker(Worker):
     dead is a lost render (its horse notices and stops, see :mod:`.meta`).
     """
 
+    _redis_away = False
+
     def get_heartbeat_ttl(self, job: Job, working_time: float = 0.0) -> int:
         return heartbeat_ttl(self.job_monitoring_interval)
+
+    def maintain_heartbeats(self, job: Job, execution: Execution) -> None:
+        """RQ's, except that a Redis gone away does not end the worker: that would kill
+        its work horse, and the render with it. The horse renders on; the beats
+        resume when Redis is back."""
+        try:
+            super().maintain_heartbeats(job, execution)
+        except UNREACHABLE as exc:
+            if not self._redis_away:  # said once per outage
+                log.warning(
+                    "worker %s: Redis is unreachable (%s); job %s renders on",
+                    self.name,
+                    exc,
+                    job.id,
+                )
+            self._redis_away = True
+            return
+        self._redis_away = False
 
 
 def heartbeat_ttl(interval: float) -> int:
@@ -51,8 +74,26 @@ def worker_name_for(pid: int) -> str:
     return f"{socket.gethostname()}.{pid}"
 
 
+def wait_for_redis(conn: Redis, stop: threading.Event | None = None, cap: float = 30.0) -> bool:
+    """Block until Redis answers, retrying with backoff (1 s doubling up to ``cap``):
+    a worker started while Redis is down waits rather than exits, so whoever
+    supervises workers does not respawn them in a storm. False if ``stop`` was set."""
+    delay = 1.0
+    stop = stop or threading.Event()
+    while not stop.is_set():
+        try:
+            conn.ping()
+            return True
+        except UNREACHABLE as exc:
+            log.warning("Redis is unreachable (%s); trying again in %.0f s", exc, delay)
+            stop.wait(delay)
+            delay = min(delay * 2, cap)
+    return False
+
+
 def run_worker(settings: Settings, burst: bool = False, max_jobs: int | None = None) -> bool:
     conn = connect(redis_url(settings))
+    wait_for_redis(conn)
     worker = AssemblyWorker(
         [open_queue(conn, settings)],
         connection=conn,

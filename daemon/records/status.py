@@ -27,7 +27,7 @@ from typing import Any, TypedDict, Unpack, cast
 from ..errors import ErrorRecord, Notice
 from ..stamps import now_iso
 from ..states import TERMINAL
-from .files import read_json, update_json
+from .files import locked, read_json, update_json
 
 
 class StatusRecord(TypedDict, total=False):
@@ -63,18 +63,37 @@ class StatusFile:
             return {}
         return cast(StatusRecord, {k: v for k, v in data.items() if k in _KEYS})
 
-    def write(self, **fields: Unpack[StatusRecord]) -> dict[str, Any]:
-        """Merge ``fields`` in. A terminal state is final for its job: a late write
-        from a dying worker cannot turn ``canceled`` into ``running`` or ``failed``."""
+    def write(self, *, claim: bool = False, **fields: Unpack[StatusRecord]) -> dict[str, Any]:
+        """Merge ``fields`` in. The file speaks for one job, the one of the request's
+        current content: a write for another job is dropped (an old job must not
+        overwrite the status of the job of an edit), unless ``claim`` says the writer
+        is admitting the current content. A terminal state is final for its job: a
+        late write from a dying worker cannot turn ``canceled`` into ``running``."""
         job_id = fields.get("job_id")
 
-        def change(data: dict[str, Any]) -> None:
-            same_job = job_id is None or data.get("job_id") == job_id
+        def change(data: dict[str, Any]) -> bool:
+            recorded = data.get("job_id")
+            same_job = job_id is None or recorded == job_id
+            if not same_job and recorded is not None and not claim:
+                return False
             if same_job and data.get("state") in TERMINAL:
-                return
+                return False
             if not same_job:
                 data.clear()
             data.update(fields)
             data["updated_at"] = now_iso()
+            return True
 
         return update_json(self.path, change)
+
+    def forget(self, job_id: str) -> bool:
+        """Remove the file if it speaks for ``job_id`` (its request was deleted: a status
+        left behind would say "done" to the same request dropped again)."""
+        try:
+            with locked(self.path):
+                if self.read().get("job_id") != job_id:
+                    return False
+                self.path.unlink(missing_ok=True)
+                return True
+        except FileNotFoundError:
+            return False

@@ -25,6 +25,7 @@ from typing import Any
 
 from filelock import FileLock
 
+from ..lifecycle import process_tag
 from ..media import ffmpeg
 from ..media.sequence import frame_path
 from ..settings import Settings
@@ -73,7 +74,9 @@ class SegmentCache:
     def temp_path(self, key: str, ext: str) -> Path:
         final = self.path(key, ext)
         final.parent.mkdir(parents=True, exist_ok=True)
-        return final.with_name(f".{key}.{os.getpid()}.tmp.{ext}")
+        # Named after its owner (host and pid): a sweep removes a dead one's (see
+        # queue/housekeeping.py) and leaves a live one's alone.
+        return final.with_name(f".{key}.{process_tag()}.tmp.{ext}")
 
     def store(self, temp: Path, key: str, ext: str) -> Path:
         final = self.path(key, ext)

@@ -3,7 +3,8 @@
 Events and scans only *offer* paths. A request is acted on once it has settled (its
 size and mtime unchanged for ``stable_seconds`` of this machine's clock, which
 copes with NAS clock skew); what happens then is :func:`..queue.admission.admit`'s
-decision.
+decision. A request that cannot be handled (a bug, an input nobody foresaw) fails
+alone: its status file says so, and the watcher goes on with the others.
 """
 
 from __future__ import annotations
@@ -15,12 +16,20 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from redis import Redis
+from redis import Redis, RedisError
 
+from ..errors import error_record
+from ..queue import housekeeping
+from ..queue.adapter import job_id_for
 from ..queue.admission import admit
 from ..queue.reaper import reap_abandoned
+from ..queue.worker import heartbeat_ttl
+from ..records.status import StatusFile
 from ..request.model import is_request_file
+from ..request.parse import read_request_bytes
 from ..settings import Settings
+from ..stamps import sha256_hex
+from ..states import JobState, Stage
 
 log = logging.getLogger(__name__)
 
@@ -40,6 +49,9 @@ class Intake:
     ) -> None:
         self.conn, self.settings, self.clock = conn, settings, clock
         self.pending: dict[Path, _Pending] = {}
+        #: No reaping before this: after Redis was away, live workers need a beat
+        #: or two to renew heartbeats that expired meanwhile.
+        self.reap_after = 0.0
 
     # -- which paths count ------------------------------------------------------
     def root_of(self, path: Path) -> Path | None:
@@ -81,12 +93,41 @@ class Intake:
                 self.pending[path] = _Pending(key, now)
             elif now - pending.since >= self.settings.stable_seconds:
                 del self.pending[path]
-                try:
-                    done.append((path, admit(self.conn, self.settings, path)))
-                except OSError as exc:  # e.g. a read-only project folder: say so, carry on
-                    log.error("cannot process %s: %s", path, exc)
-                    done.append((path, "error"))
+                done.append((path, self._admit(path, key)))
         return done
+
+    def _admit(self, path: Path, key: tuple[int, int]) -> str:
+        try:
+            return admit(self.conn, self.settings, path)
+        except RedisError:
+            # Redis is away: keep it, settled, for when Redis is back.
+            self.pending[path] = _Pending(key, self.clock() - self.settings.stable_seconds)
+            raise
+        except OSError as exc:  # e.g. a read-only project folder: say so, carry on
+            log.error("cannot process %s: %s", path, exc)
+            return "error"
+        except Exception as exc:  # a bug, or an input nobody foresaw: this request only
+            log.exception("cannot process %s", path)
+            self._report(path, exc)
+            return "error"
+
+    def _report(self, path: Path, exc: Exception) -> None:
+        """Write the failure into the request's status file, for the job id of its
+        content (so that the next rescan finds it done, not a new failure)."""
+        content, _ = read_request_bytes(path, self.settings.max_request_bytes)
+        try:
+            StatusFile(path).write(
+                claim=True,
+                job_id=job_id_for(path, content or b""),
+                request_sha256=sha256_hex(content or b""),
+                state=JobState.FAILED,
+                stage=Stage.QUEUED,
+                progress=0.0,
+                export=None,
+                error=error_record(exc),
+            )
+        except Exception as write_failed:  # the status file itself is unusable
+            log.error("cannot write the status of %s: %s", path, write_failed)
 
     # -- scans ------------------------------------------------------------------
     def walk(self) -> Iterator[Path]:
@@ -110,7 +151,22 @@ class Intake:
 
     def reap_abandoned(self) -> None:
         """Fail jobs whose worker died. RQ's workers do this only every ten minutes."""
-        reap_abandoned(self.conn, self.settings)
+        if self.clock() >= self.reap_after:
+            reap_abandoned(self.conn, self.settings)
+
+    def redis_was_away(self) -> None:
+        """Redis did not answer: hold the reaper until live workers have beaten again."""
+        interval = self.settings.heartbeat_interval
+        self.reap_after = self.clock() + heartbeat_ttl(interval) + interval
+
+    def projects(self) -> set[Path]:
+        """The folders holding a request file."""
+        return {path.parent for path in self.walk()}
+
+    def sweep(self) -> int:
+        """Remove what dead runs left and settle their project.json entries (see
+        :mod:`..queue.housekeeping`)."""
+        return housekeeping.sweep(self.conn, self.settings, sorted(self.projects()))
 
 
 def _stat_key(path: Path) -> tuple[int, int] | None:

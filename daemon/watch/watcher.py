@@ -4,8 +4,13 @@ As in watchdog's own design (emitter → queue → dispatcher), the event handle
 filters and hands paths to a queue; everything else runs on the loop thread. The
 loop also rescans the roots (inotify drops events when its queue overflows, and
 nothing at all arrives while the daemon is down), reaps jobs whose worker died,
-and checks that the observers are alive: a daemon that is running but deaf is
-worse than one that has crashed.
+sweeps what dead runs left behind, and checks that the observers are alive: a
+daemon that is running but deaf is worse than one that has crashed.
+
+An inotify queue overflow is one rescan: the observer is replaced (after a short
+debounce, once per burst) and the roots are walked again; the warning is said at
+most once a minute. Redis going away is waited out with backoff, said once when
+it goes and once when it is back.
 """
 
 from __future__ import annotations
@@ -24,8 +29,9 @@ from typing import Any
 import psutil
 from redis import RedisError
 from watchdog.events import FileSystemEvent, FileSystemEventHandler
-from watchdog.observers.api import BaseObserver
-from watchdog.observers.inotify import InotifyObserver
+from watchdog.observers.api import DEFAULT_OBSERVER_TIMEOUT, BaseObserver
+from watchdog.observers.inotify import InotifyEmitter, InotifyObserver
+from watchdog.observers.inotify_c import InotifyEvent, InotifyFD
 from watchdog.observers.polling import PollingObserverVFS
 
 from ..queue.heartbeat import announce_watcher, forget_watcher
@@ -65,6 +71,13 @@ NETWORK_FILESYSTEMS = frozenset(
 #: More observer restarts than this within ten minutes means something is badly wrong:
 #: exit non-zero and let systemd restart the whole daemon.
 MAX_RESTARTS = 5
+#: An overflow is acted on once the burst is over: this long without another one,
+#: and never later than OVERFLOW_LATEST after the first.
+OVERFLOW_QUIET, OVERFLOW_LATEST = 1.0, 10.0
+#: The overflow warning is said at most this often (seconds).
+OVERFLOW_WARN_EVERY = 60.0
+#: Longest pause between attempts while Redis is away.
+REDIS_BACKOFF_MAX = 10.0
 
 
 class ObserverFailed(RuntimeError):
@@ -115,6 +128,36 @@ def request_listing(roots: list[Path], depth: int) -> Callable[[str | None], Ite
     return listdir
 
 
+class _OverflowReportingFD(InotifyFD):
+    """watchdog's inotify reader, except on a queue overflow. watchdog rebuilds every
+    watch in place; removing N watches queues N events, so with more folders than
+    the queue holds (``max_queued_events``) the rebuild overflows it again, forever,
+    at full CPU. Here an overflow is only reported: the watcher replaces the whole
+    observer (a new inotify instance; closing the old one queues nothing for
+    anyone) and rescans."""
+
+    def __init__(self, on_overflow: Callable[[], None]) -> None:
+        super().__init__()
+        self._on_overflow = on_overflow
+
+    def handle_event(self, event: InotifyEvent) -> None:
+        if event.is_queue_overflow:
+            self._on_overflow()  # only sets a flag: the watch loop acts on it
+            return
+        super().handle_event(event)
+
+
+class OverflowReportingObserver(InotifyObserver):
+    """An inotify observer whose overflows call ``on_overflow`` (see above)."""
+
+    def __init__(self, on_overflow: Callable[[], None]) -> None:
+        self._inotify_fd = _OverflowReportingFD(on_overflow)
+        self._inotify_fd.start()
+        BaseObserver.__init__(
+            self, InotifyEmitter, timeout=DEFAULT_OBSERVER_TIMEOUT, inotify_fd=self._inotify_fd
+        )
+
+
 class RequestEvents(FileSystemEventHandler):
     """Filters events down to request-file paths and queues them. Nothing more:
     an exception escaping a handler would kill watchdog's dispatcher thread."""
@@ -144,6 +187,16 @@ class Watcher:
         self.kinds = {root: observer_kind(root, settings.observer) for root in settings.roots}
         self.stopping = threading.Event()
         self.name = f"{socket.gethostname()}:{os.getpid()}"
+        #: Set by the inotify reader on an overflow; the loop acts on it.
+        self.overflowed = threading.Event()
+        self.overflows = 0  # overflows seen (each burst is one rescan)
+        self.rescans_after_overflow = 0
+        self._overflow_first: float | None = None
+        self._overflow_last = 0.0
+        self._overflow_unsaid = 0
+        self._overflow_said_at = -OVERFLOW_WARN_EVERY
+        self.redis_away = False
+        self._redis_delay = 0.5
 
     # -- observers --------------------------------------------------------------
     def _make(self, kind: str) -> BaseObserver:
@@ -153,7 +206,7 @@ class Watcher:
                 request_listing(self.settings.roots, self.settings.project_depth),
                 polling_interval=self.settings.poll_interval,
             )
-        return InotifyObserver()
+        return OverflowReportingObserver(self.overflowed.set)
 
     def start_observers(self) -> None:
         handler = RequestEvents(self.inbox)
@@ -199,6 +252,68 @@ class Watcher:
             return
         self.intake.scan()
 
+    def _note_overflow(self) -> None:
+        """Coalesce a burst of overflows into one replacement and rescan."""
+        if not self.overflowed.is_set():
+            return
+        self.overflowed.clear()
+        now = time.monotonic()
+        self.overflows += 1
+        self._overflow_unsaid += 1
+        self._overflow_last = now
+        if self._overflow_first is None:
+            self._overflow_first = now
+        if now - self._overflow_said_at >= OVERFLOW_WARN_EVERY:
+            log.warning(
+                "inotify dropped events (its queue overflowed%s); rescanning the roots",
+                f" {self._overflow_unsaid} times" if self._overflow_unsaid > 1 else "",
+            )
+            self._overflow_said_at, self._overflow_unsaid = now, 0
+
+    def _recover_from_overflow(self) -> None:
+        first = self._overflow_first
+        if first is None:
+            return
+        now = time.monotonic()
+        if now - self._overflow_last < OVERFLOW_QUIET and now - first < OVERFLOW_LATEST:
+            return
+        self._overflow_first = None
+        # A fresh inotify instance (watches for folders made while events were lost,
+        # too), then one walk for the requests whose events were dropped.
+        self.stop_observers()
+        try:
+            self.start_observers()
+        except OSError as exc:
+            log.error("cannot watch the roots: %s", exc)
+            self.stop_observers()
+        self.intake.scan()
+        self.rescans_after_overflow += 1
+
+    def _redis_lost(self, exc: RedisError) -> float:
+        """Say it once; returns how long to wait before trying again."""
+        if not self.redis_away:
+            log.error("Redis is unreachable (%s); watching on, retrying with backoff", exc)
+        self.redis_away = True
+        self.intake.redis_was_away()
+        self._redis_delay = min(self._redis_delay * 2, REDIS_BACKOFF_MAX)
+        return self._redis_delay
+
+    def _redis_back(self) -> None:
+        if self.redis_away:
+            log.warning("Redis is reachable again")
+        self.redis_away = False
+        self._redis_delay = 0.5
+
+    def _guarded(self, what: str, action: Callable[[], object]) -> None:
+        """Housekeeping that must not stop the watcher: an error is logged, and the
+        next round tries again (Redis errors go to the loop, which waits them out)."""
+        try:
+            action()
+        except RedisError:
+            raise
+        except Exception:
+            log.exception("%s failed; trying again at the next round", what)
+
     # -- the loop ---------------------------------------------------------------
     def run(self) -> None:
         """Watch until :meth:`stop`; raises :class:`ObserverFailed` if watching is impossible."""
@@ -207,10 +322,13 @@ class Watcher:
                 raise ObserverFailed(f"watch root {root} is not a folder")
         self.start_observers()
         next_scan = 0.0  # catch-up: requests dropped while the daemon was down
+        next_sweep = 0.0  # and what dead runs left, before anything new starts
         next_beat = 0.0
         try:
             while not self.stopping.is_set():
                 self._drain(timeout=0.2)
+                self._note_overflow()
+                self._recover_from_overflow()
                 try:
                     if time.monotonic() >= next_beat:
                         announce_watcher(
@@ -221,16 +339,20 @@ class Watcher:
                         )
                         next_beat = time.monotonic() + 1.0
                     if time.monotonic() >= next_scan:
-                        self.intake.reap_abandoned()
+                        self._guarded("reaping dead workers' jobs", self.intake.reap_abandoned)
                         self.intake.scan()
                         next_scan = time.monotonic() + self.settings.rescan_interval
+                    if time.monotonic() >= next_sweep:
+                        self._guarded("sweeping dead runs' leftovers", self.intake.sweep)
+                        next_sweep = time.monotonic() + self.settings.sweep_interval
                     for path, outcome in self.intake.settle():
                         log.debug("%s: %s", path, outcome)
+                    self._redis_back()
                 except RedisError as exc:
                     # Keep watching; pending requests are retried when Redis is back.
-                    log.error("redis unavailable: %s", exc)
-                    next_scan = time.monotonic() + min(5.0, self.settings.rescan_interval)
-                    self.stopping.wait(1.0)
+                    delay = self._redis_lost(exc)
+                    next_scan = time.monotonic() + min(delay, self.settings.rescan_interval)
+                    self.stopping.wait(delay)
                 self.check_observers()
         finally:
             self.stop_observers()

@@ -123,11 +123,3 @@ def test_validate_command_exit_codes(project, add_shot, write_request):
     assert run.returncode == 2
     assert "shot 1 (shots/nope.mp4): file not found" in run.stderr
     assert not (project / "exports").exists()
-
-
-def test_a_timeline_request_is_refused_until_rendering_is_wired(project, settings):
-    request = project / "assembly.json"
-    request.write_text('{"timeline": "edit/reel1_v12.edl"}')
-    assert [(p.code, p.field) for p in _problems(request, settings)] == [
-        ("timeline_not_supported", "timeline")
-    ]
