@@ -85,18 +85,30 @@ def _stop_on_sigterm() -> None:
 
 
 def cmd_validate(args: argparse.Namespace) -> int:
-    from .pipeline.plan import make_plan
+    from .pipeline.plan import make_plans
     from .pipeline.validate import validate
 
     settings = _settings(args)
     validated = validate(args.request, settings)
-    plan = make_plan(validated, settings)
-    out = validated.request.main_output
+    plans = make_plans(validated, settings)
+    pieces = sum(1 for seg in plans[0].segments if not seg.is_gap)
+    what = "event(s)" if validated.conform is not None else "shot(s)"
     print(
-        f"{args.request}: OK, {len(plan.segments)} shot(s), {plan.duration:.2f} s "
-        f"({plan.total_frames} frames) -> {out.output_format} {out.resolution} "
-        f"@ {out.fps} fps, {out.quality_preset}"
+        f"{args.request}: OK, {pieces} {what}, {plans[0].duration:.2f} s "
+        f"({plans[0].total_frames} frames)"
     )
+    for plan in plans:
+        out = plan.output
+        name = validated.request.export_name(validated.request_path, out)
+        print(
+            f"  -> {name}.{out.output_format}: {out.resolution} @ {out.fps} fps, "
+            f"{out.quality_preset}, {plan.strategy}"
+        )
+    if validated.conform is not None:
+        for notice in validated.conform.warnings + [
+            n for e in validated.conform.events for n in e.warnings
+        ]:
+            print(f"  warning: {notice['message']}")
     return EXIT_OK
 
 
@@ -113,7 +125,8 @@ def _render_here(request: Path, settings: Settings, quiet: bool = False) -> int:
     finally:
         if bar:
             bar.close()
-    print(result.export)
+    for out in result.outputs:
+        print(out.export)
     return EXIT_OK
 
 

@@ -234,6 +234,14 @@ class Settings(BaseSettings):
             "larger ones are refused unread."
         ),
     )
+    max_timeline_bytes: int = Field(
+        64_000_000,
+        gt=0,
+        description=(
+            "Largest timeline file dropped as a request (an EDL is KBs, an AAF of a "
+            "feature a few MB); larger ones are refused unread."
+        ),
+    )
 
     # --- logging ---------------------------------------------------------------
     log_level: str = Field(

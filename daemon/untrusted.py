@@ -49,7 +49,8 @@ def _not_regular(mode: int, path: Path) -> UnsafeInput:
 
 def _too_large(limit: int, path: Path) -> UnsafeInput:
     return UnsafeInput(
-        f"is larger than {limit} bytes (max_request_bytes); it was not read",
+        f"is larger than {limit} bytes (max_request_bytes, or max_timeline_bytes for a "
+        "timeline); it was not read",
         code="too_large",
         path=str(path),
     )
@@ -81,6 +82,19 @@ def read_regular(path: Path, limit: int) -> bytes:
             if total > limit:  # it grew while we read
                 raise _too_large(limit, path)
         return b"".join(chunks)
+    finally:
+        os.close(fd)
+
+
+def read_start(path: Path, size: int) -> bytes:
+    """The first ``size`` bytes of ``path``, if it is a regular file (whatever its
+    length): enough to tell what a file is without reading all of it."""
+    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_NOCTTY | os.O_CLOEXEC)
+    try:
+        mode = os.fstat(fd).st_mode
+        if not stat.S_ISREG(mode):
+            raise _not_regular(mode, path)  # O_NONBLOCK: a FIFO opened, never read
+        return os.read(fd, size)
     finally:
         os.close(fd)
 

@@ -36,11 +36,12 @@ ALLOWED: dict[str, set[str]] = {
     "media": {"errors", "timecode"},
     "render": BASE | {"request", "media"},
     # Editorial timelines read into events; the pipeline conforms them.
-    "conform": {"errors", "settings", "stamps", "states", "timecode", "request", "media"},
+    "conform": BASE | {"request", "media"},
     "records": BASE,
     "pipeline": BASE | {"request", "media", "render", "records", "conform"},
     "queue": BASE | {"request", "media", "render", "records", "pipeline", "conform"},
-    "watch": BASE | {"request", "records", "queue"},
+    # A timeline file is a request too: which files are, the conform room knows.
+    "watch": BASE | {"request", "records", "queue", "conform"},
     "web": BASE | {"request", "queue"},
 }
 #: The web app reads jobs and sends commands; it does not reach into the machinery.

@@ -26,8 +26,10 @@ from typing import Any
 
 import opentimelineio as otio
 
+from ..errors import UnsafeInput
 from ..request.model import FRAME_RATES
 from ..timecode import Timecode, TimecodeError, from_frame, label_rate
+from ..untrusted import read_start
 from . import edl
 from .find import ClipRef
 
@@ -148,6 +150,11 @@ def seconds_of(time: Any) -> Fraction:
     return Fraction(float(time.value)) / snap_rate(float(time.rate))
 
 
+#: How much of an ``.xml`` file is read to find its root element: a prolog, a
+#: doctype and comments fit.
+XML_HEAD_BYTES = 64 * 1024
+
+
 def format_of(path: Path) -> tuple[str, str, str] | None:
     """(format, adapter, name) of a timeline file, or None. An ``.xml`` file is a
     timeline only when its root element is FCP 7's ``xmeml``."""
@@ -158,13 +165,21 @@ def format_of(path: Path) -> tuple[str, str, str] | None:
 
 
 def xml_root(path: Path) -> str | None:
-    """The name of the root element, read from the start of the file only."""
+    """The name of the root element, read from the start of the file only (any
+    ``.xml`` in a watched folder is asked: a FIFO or a device is never read)."""
     try:
-        with path.open("rb") as fh:
-            for _event, element in ET.iterparse(fh, events=("start",)):
-                return str(element.tag).rpartition("}")[2]
-    except (ET.ParseError, OSError):
+        head = read_start(path, XML_HEAD_BYTES)
+    except (OSError, UnsafeInput):
         return None
+    parser: ET.XMLPullParser[ET.Element] = ET.XMLPullParser(events=("start",))
+    try:
+        parser.feed(head)
+    except ET.ParseError:
+        return None
+    for event in parser.read_events():
+        element = event[-1] if isinstance(event, tuple) else None
+        if isinstance(element, ET.Element):
+            return str(element.tag).rpartition("}")[2]
     return None
 
 

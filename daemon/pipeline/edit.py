@@ -14,13 +14,14 @@ from dataclasses import replace
 from fractions import Fraction
 from pathlib import Path
 
-from ..conform.model import Conform, Event
+from ..conform.model import Conform, Event, RenderedEvent
+from ..errors import Notice
 from ..media.info import MediaInfo
 from ..render.auto import copy_mismatch
-from ..render.model import Segment
+from ..render.model import Plan, Segment, SegmentStats
 from ..render.presets import Encoder
 from ..request.model import OutputSettings
-from .plan import audio_streams, fit_inside
+from .layout import audio_streams, centred, fit_inside
 
 
 def _clip(event: Event, output: OutputSettings, encoder: Encoder, want_copy: bool) -> Segment:
@@ -47,7 +48,7 @@ def _clip(event: Event, output: OutputSettings, encoder: Encoder, want_copy: boo
         frames=event.frames,
         first_frame=0,
         fit=fit,
-        offset=((canvas[0] - fit[0]) // 4 * 2, (canvas[1] - fit[1]) // 4 * 2),
+        offset=centred(fit, canvas),
         audio=audio_streams(info, None),
         mismatch=mismatch,
         label=event.label or event.media.name,
@@ -95,3 +96,34 @@ def timeline_segments(
             segments.append(seg)
             first += seg.frames
     return segments
+
+
+def event_files(conform: Conform) -> dict[int, Path]:
+    """Each event's media file, by the event's position: fingerprinted like shots."""
+    return {i: e.media for i, e in enumerate(conform.events) if e.media is not None}
+
+
+def conform_notices(conform: Conform) -> list[Notice]:
+    """What the render will not do as the editor cut it: the timeline's warnings and
+    each event's, every one once, naming its event."""
+    notices = list(conform.warnings)
+    for index, event in enumerate(conform.events):
+        for notice in event.warnings:
+            at = notice.get("shot_index", index)
+            notices.append(Notice(code=notice["code"], message=notice["message"], shot_index=at))
+    return notices
+
+
+def rendered_events(conform: Conform, plan: Plan, stats: SegmentStats) -> list[RenderedEvent]:
+    """The events as ``plan`` placed them in the export (after a slate, if any), and
+    how each was made."""
+    made = stats.get("made", [])
+    cut_start = next((s.first_frame for s in plan.segments if not s.slate), 0)
+    rendered = []
+    for position, seg in enumerate(plan.segments):
+        if seg.slate:
+            continue
+        how = made[position] if position < len(made) else plan.strategy
+        event = conform.events[seg.shot_index]
+        rendered.append(RenderedEvent(event, seg.first_frame - cut_start, how))
+    return rendered

@@ -13,13 +13,13 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import Abandoned, Canceled, Notice, ProjectGone, error_record
-from ..records.project import ProjectFile
-from ..render.model import Plan, SegmentStats
+from ..records.project import ProjectFile, Shot
+from ..render.model import Plan
 from ..stamps import now_iso, sha256_hex
 from ..states import JobState
+from .delivered import Delivered
 from .sources import gone
 from .validate import ValidatedRequest
-from .verify import OutputReport
 
 log = logging.getLogger(__name__)
 
@@ -44,33 +44,40 @@ class Journal:
             warnings=[],
         )
 
-    def planned(self, validated: ValidatedRequest, plan: Plan) -> None:
+    def planned(self, validated: ValidatedRequest, plans: list[Plan]) -> None:
+        main = plans[0]
         self.record.update(
             self.run_id,
             request=validated.raw,
             request_sha256=sha256_hex(validated.content),
-            settings=validated.request.main_output.model_dump(),
-            shots=_shots(validated, plan),
-            strategy=plan.strategy,
-            planned_duration=round(plan.duration, 6),
+            settings=main.output.model_dump(),
+            shots=_shots(main),
+            strategy=main.strategy,
+            planned_duration=round(main.duration, 6),
         )
+        if validated.conform is not None:
+            self.record.update(self.run_id, timeline=validated.conform.source.name)
 
-    def finished(
-        self, export: Path, report: OutputReport, stats: SegmentStats, timings: dict[str, float]
-    ) -> None:
+    def finished(self, outputs: list[Delivered], timings: dict[str, float]) -> None:
+        """Every output, published: the first is also the run's ``output`` (as a run
+        with one output has always been recorded), each listed in ``outputs``."""
+        project = self.request_path.parent
+        main = outputs[0]
         self.record.update(
             self.run_id,
             status=JobState.FINISHED,
-            output=str(export.relative_to(self.request_path.parent)),
-            report=report.to_dict(),
+            output=_relative(main.export, project),
+            report=main.report.to_dict(),
             segments={
-                "encoded": stats["encoded"],
-                "cached": stats["cached"],
-                "copied": stats["copied"],
+                "encoded": main.segments["encoded"],
+                "cached": main.segments["cached"],
+                "copied": main.segments["copied"],
             },
+            shots=_shots(main.plan, main, project),
+            outputs=[_output(out, project) for out in outputs],
             finished_at=now_iso(),
             timings=timings,
-            render_timings=stats.get("timings", {}),
+            render_timings=main.segments.get("timings", {}),
         )
 
     def warned(self, notice: Notice) -> None:
@@ -112,15 +119,52 @@ class Journal:
             raise
 
 
-def _shots(validated: ValidatedRequest, plan: Plan) -> list[dict[str, Any]]:
-    return [
-        {
-            "path": shot.entry.path,
-            "in": shot.start,
-            "out": shot.end,
-            "duration": round(shot.duration, 6),
-            "frames": seg.frames,
-            "source": shot.info.to_dict(),
-        }
-        for shot, seg in zip(validated.shots, plan.segments, strict=True)
-    ]
+def _relative(path: Path, project: Path) -> str:
+    return str(path.relative_to(project))
+
+
+def _output(out: Delivered, project: Path) -> dict[str, Any]:
+    entry: dict[str, Any] = {
+        "name": out.plan.output.name,
+        "file": _relative(out.export, project),
+        "strategy": out.plan.strategy,
+        "settings": out.plan.output.model_dump(),
+        "report": out.report.to_dict(),
+        "segments": {k: out.segments[k] for k in ("encoded", "cached", "copied")},
+    }
+    if out.pictures is not None:
+        entry["poster"] = _relative(out.pictures.poster, project)
+        entry["sheet"] = _relative(out.pictures.sheet, project)
+    if out.timeline is not None:
+        entry["timeline"] = _relative(out.timeline, project)
+    return entry
+
+
+def _shots(plan: Plan, out: Delivered | None = None, project: Path | None = None) -> list[Shot]:
+    """The cut as planned, piece by piece (the slate and gaps included); once
+    rendered, with how each piece was made and its thumbnail."""
+    rate = plan.output.frame_rate
+    made = out.segments.get("made", []) if out else []
+    thumbs = out.pictures.shots if out and out.pictures else []
+    shots: list[Shot] = []
+    for position, seg in enumerate(plan.segments):
+        kind = "slate" if seg.slate else "gap" if seg.is_gap else "clip"
+        shot = Shot(
+            kind=kind,
+            path=seg.label,
+            frames=seg.frames,
+            record_in=seg.first_frame,
+            duration=round(float(seg.frames / rate), 6),
+        )
+        if kind == "clip":
+            shot.update({"in": seg.start, "out": seg.end, "source": seg.info.to_dict()})
+        if seg.speed != 1:
+            shot["speed"] = float(seg.speed)
+        if seg.blend_frames:
+            shot["dissolve_frames"] = seg.blend_frames
+        if position < len(made):
+            shot["made"] = made[position]
+        if position < len(thumbs) and project is not None:
+            shot["thumbnail"] = _relative(thumbs[position], project)
+        shots.append(shot)
+    return shots

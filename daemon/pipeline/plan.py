@@ -9,8 +9,10 @@ own choice (:mod:`..render.auto`), made here from what the probe found.
 
 from __future__ import annotations
 
+from dataclasses import replace
+from datetime import date
 from fractions import Fraction
-from typing import Literal
+from pathlib import Path
 
 from ..media.info import MediaInfo
 from ..render.auto import choose, copy_mismatch, same_parameter_sets
@@ -18,36 +20,10 @@ from ..render.model import Plan, Segment
 from ..render.presets import Encoder, encoder_for
 from ..request.model import OutputSettings
 from ..settings import Settings
+from ..timecode import from_frame
+from .edit import timeline_segments
+from .layout import audio_streams, centred, fit_inside
 from .validate import ProbedShot, ValidatedRequest
-
-
-def fit_inside(src: tuple[Fraction, Fraction], canvas: tuple[int, int]) -> tuple[int, int]:
-    """The largest even size with ``src``'s aspect ratio that fits in ``canvas``.
-
-    ``src`` is the displayed size (stored size times pixel shape, turned), exact; it is
-    rounded once, to even numbers (4:2:0 needs them), so the picture's shape is off
-    by at most a pixel, never stretched.
-    """
-    (sw, sh), (cw, ch) = src, canvas
-    scale = min(Fraction(cw) / sw, Fraction(ch) / sh)
-    width = min(cw, max(2, round(sw * scale / 2) * 2))
-    height = min(ch, max(2, round(sh * scale / 2) * 2))
-    return width, height
-
-
-def audio_streams(info: MediaInfo, choice: Literal["mute"] | list[int] | None) -> tuple[int, ...]:
-    """Which of the source's audio streams the soundtrack mixes.
-
-    By default the first stream with two or more channels (5.1 and 7.1 are
-    downmixed to stereo); a file with only mono streams, as cameras record them, gets
-    all of them mixed. A shot may say ``"mute"`` or list the streams itself.
-    """
-    if choice == "mute":
-        return ()
-    if choice is not None:
-        return tuple(choice)
-    wide = [track.number for track in info.audio if track.channels >= 2]
-    return (wide[0],) if wide else tuple(track.number for track in info.audio)
 
 
 def segment_for(
@@ -75,19 +51,19 @@ def segment_for(
         frames=frames,
         first_frame=first_frame,
         fit=fit,
-        # Centred, on even pixels: 4:2:0 chroma cannot start a picture on an odd one.
-        offset=((canvas[0] - fit[0]) // 4 * 2, (canvas[1] - fit[1]) // 4 * 2),
+        offset=centred(fit, canvas),
         audio=audio_streams(shot.info, shot.entry.audio),
         mismatch=mismatch,
         label=shot.entry.path,
     )
 
 
-def make_plan(validated: ValidatedRequest, settings: Settings) -> Plan:
-    output = validated.request.main_output
-    encoder = encoder_for(output, settings)
-    engine = validated.request.engine
-    want_copy = engine in ("auto", "copy")
+def _shot_segments(
+    validated: ValidatedRequest, output: OutputSettings, encoder: Encoder
+) -> list[Segment]:
+    want_copy = validated.request.engine in ("auto", "copy")
+    if validated.conform is not None:
+        return timeline_segments(validated.conform, output, encoder, want_copy)
     segments: list[Segment] = []
     cursor = 0
     for shot in validated.shots:
@@ -95,10 +71,64 @@ def make_plan(validated: ValidatedRequest, settings: Settings) -> Plan:
         cursor += segments[-1].frames
     if want_copy:
         segments = same_parameter_sets(segments, [shot.info for shot in validated.shots])
+    return segments
+
+
+def slate_segment(
+    validated: ValidatedRequest, output: OutputSettings, cut: list[Segment]
+) -> Segment:
+    """The slate: a card of the request's ``slate.seconds``, before the cut, in silence."""
+    slate = validated.request.slate
+    assert slate is not None
+    rate = output.frame_rate
+    frames = max(1, round(Fraction(slate.seconds) * rate))
+    length = sum(s.frames for s in cut)
+    request = validated.request
+    lines = [
+        f"PROJECT  {validated.project_dir.name}",
+        f"NAME     {request.export_name(validated.request_path, output)}",
+        *([f"VERSION  {slate.version}"] if slate.version else []),
+        f"DATE     {date.today().isoformat()}",
+        f"DURATION {from_frame(length, rate, drop=False)}",
+        f"SHOTS    {sum(1 for s in cut if not s.is_gap)}",
+        *([slate.line] if slate.line else []),
+    ]
+    return Segment(
+        shot_index=-1,
+        source=Path("slate"),
+        info=MediaInfo.black(rate, output.size),
+        start=0.0,
+        end=0.0,
+        frames=frames,
+        first_frame=0,
+        fit=output.size,
+        offset=(0, 0),
+        mismatch="the slate is drawn",
+        label="slate",
+        slate=tuple(lines),
+    )
+
+
+def make_plan(
+    validated: ValidatedRequest, settings: Settings, output: OutputSettings | None = None
+) -> Plan:
+    """The plan of one output (the first if none is named)."""
+    output = output or validated.request.main_output
+    encoder = encoder_for(output, settings)
+    segments = _shot_segments(validated, output, encoder)
+    if validated.request.slate is not None:
+        card = slate_segment(validated, output, segments)
+        segments = [card] + [replace(s, first_frame=s.first_frame + card.frames) for s in segments]
     return Plan(
         output=output,
         encoder=encoder,
         segments=segments,
         audio_rate=settings.audio_sample_rate,
-        strategy=choose(engine, segments, str(validated.request_path)),
+        strategy=choose(validated.request.engine, segments, str(validated.request_path)),
+        project=validated.project_dir.name,
     )
+
+
+def make_plans(validated: ValidatedRequest, settings: Settings) -> list[Plan]:
+    """A plan per output the request asks for, from the same probed shots."""
+    return [make_plan(validated, settings, output) for output in validated.request.all_outputs]

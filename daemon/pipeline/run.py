@@ -4,6 +4,10 @@
 and publishes the export. The CLI runs both in-process (:func:`assemble`); the
 queue runs them inside a job, and may hand a prepared plan to several workers
 instead of executing it itself. Either way ``project.json`` tells what happened.
+
+A request may ask for several outputs (a master and a review copy): they are
+planned from the same probe, rendered together where they can share a decode, each
+verified, and published all or none.
 """
 
 from __future__ import annotations
@@ -16,17 +20,29 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
+from ..conform.export import write_otio
+from ..conform.read import is_timeline_file, request_limit
 from ..errors import Notice, RenderError, ValidationFailed, VerifyError, describe
 from ..render.model import Plan, SegmentStats
-from ..render.strategy import render
+from ..render.strategy import render_all
 from ..request.parse import parse_request, read_request_bytes
 from ..settings import Settings
 from ..states import Stage
+from .delivered import Delivered
+from .edit import conform_notices, event_files, rendered_events
 from .journal import Journal
-from .plan import make_plan
+from .pictures import make_pictures
+from .plan import make_plans
 from .progress import Progress
 from .publish import partial_path, publish
-from .sources import Sources, check_unchanged, gone, shot_files, validate_settled
+from .sources import (
+    Sources,
+    check_unchanged,
+    fingerprints,
+    gone,
+    shot_files,
+    validate_settled,
+)
 from .validate import ValidatedRequest, validate
 from .verify import OutputReport, verify
 
@@ -48,26 +64,45 @@ class Stopwatch:
 
 @dataclass(frozen=True)
 class Prepared:
-    """A checked request and its plan, ready to execute (here or elsewhere)."""
+    """A checked request and its plans (one per output), ready to execute (here or
+    elsewhere)."""
 
     run_id: str
     validated: ValidatedRequest
-    plan: Plan
+    plans: list[Plan]
     journal: Journal
     watch: Stopwatch
     #: Each shot's file, and its fingerprint when validated: checked again before publishing.
     files: dict[int, Path] = field(default_factory=dict)
     sources: Sources = field(default_factory=dict)
 
+    @property
+    def plan(self) -> Plan:
+        """The first output's plan (the only one, for most requests)."""
+        return self.plans[0]
+
 
 @dataclass(frozen=True)
 class Result:
     run_id: str
-    export: Path
-    report: OutputReport
-    plan: Plan
-    segments: SegmentStats
+    outputs: list[Delivered]
     timings: dict[str, float]
+
+    @property
+    def export(self) -> Path:
+        return self.outputs[0].export
+
+    @property
+    def report(self) -> OutputReport:
+        return self.outputs[0].report
+
+    @property
+    def plan(self) -> Plan:
+        return self.outputs[0].plan
+
+    @property
+    def segments(self) -> SegmentStats:
+        return self.outputs[0].segments
 
 
 def new_run_id() -> str:
@@ -93,7 +128,7 @@ def prepare(
     journal = Journal(request_path, run_id or new_run_id())
     watch = Stopwatch()
     if content is None:
-        content, problem = read_request_bytes(request_path, settings.max_request_bytes)
+        content, problem = read_request_bytes(request_path, request_limit(request_path, settings))
         if content is None:  # nothing to record a run of
             assert problem is not None
             raise ValidationFailed(str(request_path), [problem])
@@ -101,7 +136,8 @@ def prepare(
     with journal.failures(watch.seconds):
         journal.started()
         with watch.stage(Stage.PROBE):
-            _, model, _ = parse_request(data)
+            timeline = is_timeline_file(request_path)
+            model = None if timeline else parse_request(data)[1]
             files = shot_files(request_path.parent, model)
             validated, sources = validate_settled(
                 lambda: validate(
@@ -114,32 +150,43 @@ def prepare(
                 model,
                 settings,
             )
+            if validated.conform is not None:
+                # The media were found by reading the timeline: from here on they
+                # must hold still as shots do.
+                files = event_files(validated.conform)
+                sources = fingerprints(files)
+                for notice in conform_notices(validated.conform):
+                    journal.warned(notice)
+                    progress.warn(notice)
         with watch.stage(Stage.PLAN):
-            plan = make_plan(validated, settings)
+            plans = make_plans(validated, settings)
             progress.within(Stage.PLAN, 1.0)
-        journal.planned(validated, plan)
-    return Prepared(journal.run_id, validated, plan, journal, watch, files, sources)
+        journal.planned(validated, plans)
+    return Prepared(journal.run_id, validated, plans, journal, watch, files, sources)
 
 
 def execute(prepared: Prepared, settings: Settings, progress: Progress | None = None) -> Result:
-    """Render, verify and publish a prepared request; returns the published export.
+    """Render, verify and publish every output of a prepared request.
 
-    On failure nothing is published: the partial render is removed, the failure is
-    recorded in ``project.json`` and raised.
+    All or nothing: each output is verified, then all are published; if one fails
+    (or its publishing does), none stays published, the partial renders are removed,
+    and the failure is recorded in ``project.json`` and raised.
     """
     progress = progress or Progress()
-    validated, plan, watch = prepared.validated, prepared.plan, prepared.watch
+    validated, plans, watch = prepared.validated, prepared.plans, prepared.watch
     request = validated.request
-    name = request.export_name(validated.request_path)
-    ext = request.main_output.output_format
-    partial: Path | None = None
+    names = [request.export_name(validated.request_path, plan.output) for plan in plans]
+    partials: list[Path] = []
+    published: list[Path] = []
     with prepared.journal.failures(watch.seconds):
         try:
-            partial = partial_path(validated.project_dir, name, ext, prepared.run_id)
+            for name, plan in zip(names, plans, strict=True):
+                ext = plan.output.output_format
+                partials.append(partial_path(validated.project_dir, name, ext, prepared.run_id))
             try:
-                stats, report = _render_and_verify(prepared, plan, partial, settings, progress)
+                stats, reports = _render_and_verify(prepared, plans, partials, settings, progress)
             except (RenderError, VerifyError) as exc:
-                if plan.strategy != "copy" or request.engine != "auto":
+                if request.engine != "auto" or all(p.strategy != "copy" for p in plans):
                     raise
                 # `auto` never fails where normalize would succeed: a copy join that
                 # does not hold up is rendered again, encoded, and the record says why.
@@ -150,10 +197,11 @@ def execute(prepared: Prepared, settings: Settings, progress: Progress | None = 
                 )
                 prepared.journal.warned(notice)
                 progress.warn(notice)
-                partial.unlink(missing_ok=True)
-                plan = replace(plan, strategy="normalize")
-                stats, report = _render_and_verify(prepared, plan, partial, settings, progress)
-                prepared.journal.replanned(plan)
+                for partial in partials:
+                    partial.unlink(missing_ok=True)
+                plans = [replace(p, strategy="normalize") for p in plans]
+                stats, reports = _render_and_verify(prepared, plans, partials, settings, progress)
+                prepared.journal.replanned(plans[0])
             with watch.stage(Stage.PUBLISH):
                 # A stage change always reaches every sink: the queue's last chance to
                 # say this job was ended elsewhere before its export becomes public.
@@ -161,33 +209,71 @@ def execute(prepared: Prepared, settings: Settings, progress: Progress | None = 
                 check_unchanged(prepared.files, prepared.sources, request)
                 if (missing := gone(validated.request_path)) is not None:
                     raise missing  # never publish into a project that moved or lost its request
-                final = publish(partial, name, ext)
-                partial = None
+                for partial, name, plan in zip(partials, names, plans, strict=True):
+                    published.append(publish(partial, name, plan.output.output_format))
+                partials.clear()
+        except BaseException:
+            for path in published:  # one output failed to go out: none stays out
+                path.unlink(missing_ok=True)
+            raise
         finally:
-            if partial is not None:
+            for partial in partials:
                 partial.unlink(missing_ok=True)
+        outputs = [
+            _extras(prepared, Delivered(export, report, plan, made), progress)
+            for export, report, plan, made in zip(published, reports, plans, stats, strict=True)
+        ]
         try:
-            prepared.journal.finished(final, report, stats, watch.seconds)
+            prepared.journal.finished(outputs, watch.seconds)
         except OSError as exc:
-            # Published: the project was moved just after. The export went with it.
-            log.warning("%s: published, but project.json could not be updated: %s", final, exc)
+            # Published: the project was moved just after. The exports went with it.
+            log.warning("%s: published, but project.json could not be updated: %s", outputs, exc)
     progress.finish()
-    return Result(prepared.run_id, final, report, plan, stats, watch.seconds)
+    return Result(prepared.run_id, outputs, watch.seconds)
+
+
+def _extras(prepared: Prepared, out: Delivered, progress: Progress) -> Delivered:
+    """The pictures of a published export, and the timeline it rendered. The export is
+    out already: a failure here is a warning, never the run's end."""
+    pictures = timeline = None
+    try:
+        pictures = make_pictures(out.export, out.plan)
+    except (RenderError, OSError) as exc:
+        notice = Notice(code="pictures_failed", message=f"{out.export.name}: {describe(exc)}")
+        prepared.journal.warned(notice)
+        progress.warn(notice)
+    conform = prepared.validated.conform
+    if conform is not None:
+        timeline = out.export.with_suffix(".otio")
+        try:
+            write_otio(conform, rendered_events(conform, out.plan, out.segments), timeline)
+        except (OSError, ValueError) as exc:
+            timeline = None
+            notice = Notice(code="timeline_failed", message=f"{out.export.name}: {exc}")
+            prepared.journal.warned(notice)
+            progress.warn(notice)
+    return replace(out, pictures=pictures, timeline=timeline)
 
 
 def _render_and_verify(
-    prepared: Prepared, plan: Plan, partial: Path, settings: Settings, progress: Progress
-) -> tuple[SegmentStats, OutputReport]:
+    prepared: Prepared,
+    plans: list[Plan],
+    partials: list[Path],
+    settings: Settings,
+    progress: Progress,
+) -> tuple[list[SegmentStats], list[OutputReport]]:
     watch = prepared.watch
     with watch.stage(Stage.RENDER):
-        stats = render(plan, partial, lambda f: progress.within(Stage.RENDER, f), settings)
+        stats = render_all(plans, partials, lambda f: progress.within(Stage.RENDER, f), settings)
     # Rendered from what was validated, or not published at all.
     check_unchanged(prepared.files, prepared.sources, prepared.validated.request)
     with watch.stage(Stage.VERIFY):
-        progress.within(Stage.VERIFY, 0.0)
-        report = verify(partial, plan, settings)
+        reports = []
+        for i, (plan, partial) in enumerate(zip(plans, partials, strict=True)):
+            progress.within(Stage.VERIFY, i / len(plans))
+            reports.append(verify(partial, plan, settings))
         progress.within(Stage.VERIFY, 1.0)
-    return stats, report
+    return stats, reports
 
 
 def assemble(

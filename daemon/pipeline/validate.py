@@ -17,12 +17,14 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from ..conform.model import Conform
+from ..conform.read import is_timeline_file, read_timeline
 from ..errors import ProbeError, Problem, ValidationFailed
 from ..media.info import MediaInfo
 from ..media.probe import check_decodes, probe
 from ..media.sequence import describe_missing, find_frames, is_sequence
-from ..request.model import AssemblyRequest, Shot, shot_entry
-from ..request.parse import RawRequest, parse_request, read_request
+from ..request.model import FRAME_RATES, AssemblyRequest, Shot, shot_entry
+from ..request.parse import RawRequest, parse_request, read_request, read_request_bytes
 from ..settings import Settings
 
 #: Shots probed at once. More would only queue on two cores and one NAS link.
@@ -60,6 +62,8 @@ class ValidatedRequest:
     #: The bytes validated: what the journal hashes, and what the job was queued for.
     content: bytes
     shots: list[ProbedShot]
+    #: An editor's timeline, read (a timeline request: ``shots`` is then empty).
+    conform: Conform | None = None
 
 
 def _locate(project: Path, text: str) -> tuple[Path | None, str, str]:
@@ -183,10 +187,21 @@ def validate(
     # The folder holding the request file is the project, whatever a symlinked
     # request file points at (see read_request_bytes: it must stay inside).
     project = Path(os.path.abspath(request_path)).parent
+    if is_timeline_file(request_path):
+        # An editor's export dropped as it is: the timeline is the request.
+        if content is None:
+            content, problem = read_request_bytes(request_path, settings.max_timeline_bytes)
+            if content is None:
+                assert problem is not None
+                raise ValidationFailed(str(request_path), [problem])
+        return _timeline(request_path, project, None, {}, content, request_path, settings)
     if content is None:
         content, raw, request, problems = read_request(request_path, settings.max_request_bytes)
     else:
         raw, request, problems = parse_request(content)
+    if request is not None and request.timeline is not None and not problems:
+        timeline = project / request.timeline
+        return _timeline(request_path, project, request, raw, content, timeline, settings)
     shots = raw.get("shots")
     entries: list[Any] = shots if isinstance(shots, list) else []
     shots_to_check: list[tuple[int, Shot]] = []
@@ -211,3 +226,40 @@ def validate(
     if problems or request is None:
         raise ValidationFailed(str(request_path), problems)
     return ValidatedRequest(request_path, project, request, raw, content, probed)
+
+
+def _timeline(
+    request_path: Path,
+    project: Path,
+    request: AssemblyRequest | None,
+    raw: RawRequest,
+    content: bytes,
+    timeline: Path,
+    settings: Settings,
+) -> ValidatedRequest:
+    """A timeline request: the conform reads the timeline and finds its media.
+
+    A timeline dropped as it is gets the default outputs, at the timeline's own rate
+    (an EDL's rate is then worked out by the conform; see :mod:`..conform.read`)."""
+    asked = request.main_output.frame_rate if request and _rate_given(raw) else None
+    conform = read_timeline(timeline, project, settings, asked)
+    if request is None:
+        fps = next((f for f, r in FRAME_RATES.items() if r == conform.rate), None)
+        if fps is None:
+            problem = Problem(
+                "unsupported_rate",
+                f"the timeline runs at {float(conform.rate):.3f} fps, which is not an output "
+                f"rate; name it in an assembly.json with an output 'fps'",
+                path=timeline.name,
+            )
+            raise ValidationFailed(str(request_path), [problem])
+        request = AssemblyRequest.model_validate(
+            {"timeline": timeline.name, "output": {"fps": int(fps) if fps == int(fps) else fps}}
+        )
+    return ValidatedRequest(request_path, project, request, raw, content, [], conform)
+
+
+def _rate_given(raw: RawRequest) -> bool:
+    """Did the document say an output rate (else the timeline's own is used)?"""
+    outputs = raw.get("outputs") or [raw.get("output") or {}]
+    return any(isinstance(o, dict) and "fps" in o for o in outputs)

@@ -2,13 +2,14 @@
 
 MoviePy does not check ffmpeg's exit status, so a render can "succeed" and leave a
 file with a missing stream or half its frames. Nothing is published until this
-stage has looked at the real file: codecs, size, frame rate, duration and A/V sync.
+stage has looked at the real file: codecs, size, frame rate, duration and A/V sync,
+and what the output asked of it (start timecode, loudness).
 """
 
 from __future__ import annotations
 
 import itertools
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from fractions import Fraction
 from pathlib import Path
 from typing import Any
@@ -17,6 +18,8 @@ import av
 import av.error
 
 from ..errors import VerifyError
+from ..render import loudness
+from ..render.loudness import Measured
 from ..render.model import Plan
 from ..settings import Settings
 
@@ -43,6 +46,10 @@ class OutputReport:
     widest_step: float = 1.0
     #: Primaries, transfer, matrix and range as the file declares them.
     colour: tuple[int, int, int, int] = (1, 1, 1, 1)
+    #: The start timecode a reader sees (the timecode track's), if any.
+    timecode: str | None = None
+    #: The sound as measured (EBU R128), when the output asks for a loudness.
+    loudness: Measured | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -54,6 +61,8 @@ class OutputReport:
             "audio_duration": round(self.audio_duration, 4),
             "size_bytes": self.size_bytes,
             "frames": self.frames,
+            **({"timecode": self.timecode} if self.timecode else {}),
+            **({"loudness": self.loudness.to_dict()} if self.loudness else {}),
         }
 
 
@@ -84,6 +93,16 @@ def _start(stream: Any) -> float:
     if stream.start_time is None or stream.time_base is None:
         return 0.0
     return float(stream.start_time * stream.time_base)
+
+
+def _timecode(container: Any) -> str | None:
+    """The file's start timecode, where readers look for it: a ``timecode`` tag on a
+    stream (MOV and MP4 put the timecode track's there) or on the file."""
+    for stream in container.streams:
+        if value := stream.metadata.get("timecode"):
+            return str(value)
+    value = container.metadata.get("timecode")
+    return str(value) if value else None
 
 
 def inspect(path: Path) -> OutputReport:
@@ -117,6 +136,7 @@ def inspect(path: Path) -> OutputReport:
                 int(ctx.colorspace),
                 int(ctx.color_range),
             ),
+            timecode=_timecode(container),
         )
     finally:
         container.close()
@@ -161,6 +181,14 @@ def verify(path: Path, plan: Plan, settings: Settings) -> OutputReport:
         wrong.append(
             f"the picture starts {report.video_start - report.audio_start:+.3f} s from the sound"
         )
+    wanted = plan.output.start_timecode
+    if wanted and report.timecode != wanted:
+        wrong.append(f"the file starts at timecode {report.timecode}, expected {wanted}")
     if wrong:
         raise VerifyError("the render does not match the plan: " + "; ".join(wrong), path=str(path))
+    if plan.output.loudness is not None:
+        # Measured on the file itself: the number a broadcaster's QC will find.
+        measured = loudness.measure(path)
+        loudness.check(measured, plan.output.loudness, path)
+        report = replace(report, loudness=measured)
     return report

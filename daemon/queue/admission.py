@@ -22,6 +22,7 @@ from pathlib import Path
 
 from redis import Redis
 
+from ..conform.read import is_timeline_file, request_limit
 from ..errors import ValidationFailed
 from ..records.status import StatusFile, StatusRecord
 from ..request.parse import parse_request, read_request_bytes
@@ -59,7 +60,7 @@ def _finished_here(recorded: StatusRecord, sha: str, project: Path) -> bool:
 
 def admit(conn: Redis, settings: Settings, path: Path) -> Outcome:
     """Decide what ``path`` needs, and do it."""
-    content, unreadable = read_request_bytes(path, settings.max_request_bytes)
+    content, unreadable = read_request_bytes(path, request_limit(path, settings))
     if unreadable is not None and unreadable.code == "missing_file":
         return Outcome.GONE
     job_id = job_id_for(path, content or b"")
@@ -91,7 +92,11 @@ def admit(conn: Redis, settings: Settings, path: Path) -> Outcome:
             return Outcome.SYNCED
         # It ended, and someone deleted the status file: that means "run it again".
         delete_family(conn, job)
-    problems = [unreadable] if unreadable is not None else parse_request(content or b"")[2]
+    # A timeline is read by its job (it takes the conform room, and the media's probes);
+    # a shot list is checked here, so that a malformed one never takes a worker.
+    problems = [unreadable] if unreadable is not None else []
+    if not problems and not is_timeline_file(path):
+        problems = parse_request(content or b"")[2]
     if problems:
         error = ValidationFailed(str(path), problems).to_dict()
         status.write(

@@ -25,6 +25,7 @@ from rq.job import Dependency, Job, JobStatus
 from rq.serializers import JSONSerializer
 
 from ..errors import Abandoned, JobNotFound
+from ..pipeline.validate import ValidatedRequest
 from ..render.cache import SegmentCache
 from ..render.model import Plan, Segment
 from ..settings import Settings
@@ -86,6 +87,20 @@ def launch(
         cancel_children(conn, {"fanout": fan})
         raise Abandoned(parent.meta["state"])
     return [p.id for p in parts] + [join.id]
+
+
+def splittable(validated: ValidatedRequest, plans: list[Plan]) -> bool:
+    """Can a part job make this request's segments from its shot alone? A part knows
+    one shot and the first output: not a second output, an editor's timeline (its
+    events are not shots), nor anything that depends on a shot's place in the cut (a
+    slate before it, burn-ins counting the cut's frames). Those render in one job."""
+    output = validated.request.main_output
+    return (
+        len(plans) == 1
+        and validated.conform is None
+        and validated.request.slate is None
+        and not output.burnins
+    )
 
 
 def uncached(plan: Plan, cache: SegmentCache) -> list[Segment]:

@@ -19,6 +19,7 @@ from rq.exceptions import AbandonedJobError
 from rq.job import Job
 from rq.timeouts import JobTimeoutException
 
+from ..conform.read import request_limit
 from ..errors import (
     Abandoned,
     AssemblyError,
@@ -157,6 +158,8 @@ def _split(job: Job, settings: Settings, prepared: Prepared) -> bool:
     plan, path = prepared.plan, prepared.validated.request_path
     if plan.strategy != "normalize" or not settings.fanout_min_segments:
         return False
+    if not fanout.splittable(prepared.validated, prepared.plans):
+        return False
     cache = SegmentCache(cache_dir_for(path.parent, settings), settings.cache_max_bytes)
     todo = fanout.uncached(plan, cache)
     if len(todo) < settings.fanout_min_segments:
@@ -179,7 +182,7 @@ def queued_content(path: Path, settings: Settings, meta: jobmeta.Meta) -> bytes:
     """The request's bytes, if they are still the ones ``meta`` (the request's job)
     was queued for. Raises :class:`Superseded` if they changed (the new content is
     its own job), ``project_gone``/``request_gone`` if they are not there."""
-    content, problem = read_request_bytes(path, settings.max_request_bytes)
+    content, problem = read_request_bytes(path, request_limit(path, settings))
     if content is None and problem is not None and problem.code == "missing_file":
         raise gone(path) or RequestGone(str(path))
     expected = meta.get("request_sha256")
@@ -227,8 +230,9 @@ def run_assembly(request_file: str) -> dict[str, object]:
     except AssemblyError as exc:
         _end_early(job, settings, exc)
         raise
-    mark_ended(job, settings, JobState.FINISHED, export=str(result.export.relative_to(path.parent)))
-    return {"export": str(result.export), "report": result.report.to_dict()}
+    exports = [str(out.export.relative_to(path.parent)) for out in result.outputs]
+    mark_ended(job, settings, JobState.FINISHED, export=exports[0], exports=exports)
+    return {"exports": exports, "report": result.report.to_dict()}
 
 
 def encode_part(request_file: str, parent_id: str, shot_index: int) -> dict[str, object]:
@@ -350,9 +354,9 @@ def join_assembly(request_file: str, parent_id: str) -> dict[str, object]:
     except AssemblyError as exc:
         _end_early(parent, settings, exc)
         raise
-    export = str(result.export.relative_to(path.parent))
-    mark_ended(parent, settings, JobState.FINISHED, export=export)
-    return {"export": str(result.export)}
+    exports = [str(out.export.relative_to(path.parent)) for out in result.outputs]
+    mark_ended(parent, settings, JobState.FINISHED, export=exports[0], exports=exports)
+    return {"exports": exports}
 
 
 def on_failure(

@@ -43,6 +43,7 @@ class JobMeta(TypedDict, total=False):
     started_at: str
     finished_at: str
     export: str | None
+    exports: list[str]
     error: ErrorRecord | None
     #: Each shot's file as validation saw it ([size, mtime_ns, inode] by shot index):
     #: a split request's parts and join check they render the same files.

@@ -53,6 +53,7 @@ def mark_ended(
     state: JobState,
     error: AssemblyError | None = None,
     export: str | None = None,
+    exports: list[str] | None = None,
 ) -> None:
     """Record a terminal state everywhere, once. Safe to call from any process.
 
@@ -71,6 +72,8 @@ def mark_ended(
         state = JobState(str(recorded["state"]))
         kept_export, kept_error = recorded.get("export"), recorded.get("error")
         export = kept_export if isinstance(kept_export, str) else None
+        kept = recorded.get("exports")
+        exports = [e for e in kept if isinstance(e, str)] if isinstance(kept, list) else None
         error = None
         record: ErrorRecord | None = kept_error if isinstance(kept_error, dict) else None  # type: ignore[assignment]
     elif isinstance(error, WorkerDied) and (published := _published(path, job.id)):
@@ -79,6 +82,7 @@ def mark_ended(
         state, export, error, record = JobState.FINISHED, published, None, None
     else:
         record = error.to_dict() if error else None
+    exports = exports or ([export] if export else [])
 
     def meta_change(meta: jobmeta.Meta) -> jobmeta.Meta:
         return {
@@ -87,6 +91,7 @@ def mark_ended(
             "progress": 100.0 if state == JobState.FINISHED else meta.get("progress", 0.0),
             "error": record,
             "export": export,
+            "exports": exports,
             "finished_at": finished_at,
         }
 
@@ -95,13 +100,13 @@ def mark_ended(
     except UNREACHABLE:
         # Redis stayed away: the files still get the verdict, and Redis adopts it
         # from the status file when it is back (see above).
-        _record_files(job, settings, path, state, record, export, finished_at, error)
+        _record_files(job, settings, path, state, record, exports, finished_at, error)
         raise
     if not ended:
         return
     if isinstance(job.meta.get("fanout"), dict):
         fanout.forget_progress(job.connection, job.id)
-    _record_files(job, settings, path, state, record, export, finished_at, error)
+    _record_files(job, settings, path, state, record, exports, finished_at, error)
     announce(job)
 
 
@@ -141,7 +146,7 @@ def _record_files(
     path: Path,
     state: JobState,
     record: ErrorRecord | None,
-    export: str | None,
+    exports: list[str],
     finished_at: str,
     error: AssemblyError | None,
 ) -> None:
@@ -158,7 +163,8 @@ def _record_files(
                 stage=str(job.meta.get("stage", state)),
                 progress=_percent(job.meta.get("progress")),
                 request_sha256=job.meta.get("request_sha256"),
-                export=export,
+                export=exports[0] if exports else None,
+                exports=exports,
                 error=record,
             )
         if state != JobState.FINISHED:

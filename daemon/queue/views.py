@@ -31,6 +31,8 @@ class JobView(TypedDict):
     project: str | None
     request: str | None
     export: str | None
+    #: Every output's export (the first is ``export``), once finished.
+    exports: list[str]
     error: ErrorRecord | None
     warnings: list[Notice]
     queued_at: str | None
@@ -55,6 +57,10 @@ _RQ_STATE = {
 def _text(meta: dict[str, Any], key: str) -> str | None:
     value = meta.get(key)
     return value if isinstance(value, str) else None
+
+
+def _texts(value: object) -> list[str]:
+    return [v for v in value if isinstance(v, str)][:64] if isinstance(value, list) else []
 
 
 def _number(value: object) -> float:
@@ -109,6 +115,7 @@ def view(job: Job) -> JobView:
         project=_text(meta, "project"),
         request=_text(meta, "request"),
         export=_text(meta, "export"),
+        exports=_texts(meta.get("exports")),
         error=_error(meta.get("error")),
         warnings=_notices(meta.get("warnings")),
         queued_at=_text(meta, "queued_at"),
@@ -141,6 +148,7 @@ def parse_view(data: object) -> JobView | None:
         project=data.get("project"),
         request=data.get("request"),
         export=data.get("export"),
+        exports=_texts(data.get("exports")),
         error=_error(data.get("error")),
         warnings=_notices(data.get("warnings")),
         queued_at=data.get("queued_at"),

@@ -16,6 +16,29 @@ from .files import read_json, update_json
 PROJECT_FILE = "project.json"
 
 
+#: A piece of the cut in ``shots``: a clip, a gap or the slate, where it sits on the
+#: export's timeline, and once rendered how it was made ("copied", "encoded",
+#: "cached") and its thumbnail.
+Shot = TypedDict(
+    "Shot",
+    {
+        "kind": str,
+        "path": str,
+        "frames": int,
+        "record_in": int,
+        "duration": float,
+        "in": float,
+        "out": float,
+        "source": dict[str, Any],
+        "speed": float,
+        "dissolve_frames": int,
+        "made": str,
+        "thumbnail": str,
+    },
+    total=False,
+)
+
+
 class AssemblyEntry(TypedDict, total=False):
     """One assembly in ``project.json``, written stage by stage as its job runs."""
 
@@ -27,10 +50,15 @@ class AssemblyEntry(TypedDict, total=False):
     request: dict[str, Any]
     request_sha256: str
     settings: dict[str, Any]
-    shots: list[dict[str, Any]]
+    shots: list[Shot]
+    #: The editor's timeline the request named or was (its file name).
+    timeline: str
     strategy: str
     planned_duration: float
+    #: The first output's export (the only one, for most requests).
     output: str
+    #: Every output: name, file, strategy, settings, report, pictures, timeline out.
+    outputs: list[dict[str, Any]]
     report: dict[str, Any]
     segments: dict[str, int]
     timings: dict[str, float]

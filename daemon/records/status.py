@@ -10,6 +10,7 @@
       "job_id": "asm-…",             # `assemblyd cancel` takes this
       "request_sha256": "…",         # the request content this status is about
       "export": null,                # "exports/seq010.mp4" once finished
+      "exports": [],                 # every output's export (a master, a review copy ...)
       "error": null,                 # {"code", "message", ...} when failed or canceled
       "updated_at": "2026-11-25T12:00:00.000+00:00"
     }
@@ -37,6 +38,7 @@ class StatusRecord(TypedDict, total=False):
     job_id: str
     request_sha256: str | None
     export: str | None
+    exports: list[str]
     error: ErrorRecord | None
     warnings: list[Notice]
     updated_at: str

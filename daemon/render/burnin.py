@@ -96,7 +96,7 @@ def _timecode(
     return _drawtext(None, burnin, height, row, extra=running)
 
 
-def burnin_filters(seg: Segment, plan: Plan, project: str = "") -> list[str]:
+def burnin_filters(seg: Segment, plan: Plan) -> list[str]:
     """drawtext filters for ``plan``'s burn-ins over ``seg``'s frames."""
     burnins = plan.output.burnins
     if not burnins:
@@ -124,7 +124,7 @@ def burnin_filters(seg: Segment, plan: Plan, project: str = "") -> list[str]:
                 "shot": seg.label,
                 "source_file": seg.source.name,
                 "date": date.today().isoformat(),
-                "project": project,
+                "project": plan.project,
                 "text": burnin.text or "",
             }[burnin.field]
             filters.append(_drawtext(text, burnin, height, row, literal=True))

@@ -20,6 +20,7 @@ import json
 import os
 import time
 from dataclasses import asdict
+from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -54,6 +55,7 @@ class SegmentCache:
         identity: dict[str, Any] = {
             "v": FORMAT_VERSION,
             "picture": _picture(segment),
+            "drawn": _drawn(segment, plan),
             "output": plan.output.model_dump(),
             "encoder": asdict(plan.encoder),
             "ffmpeg": ffmpeg.version(),
@@ -127,6 +129,16 @@ def _picture(segment: Segment) -> dict[str, Any]:
     if segment.blend_from is not None and segment.blend_frames:
         picture["blend"] = [_picture(segment.blend_from), segment.blend_frames]
     return picture
+
+
+def _drawn(segment: Segment, plan: Plan) -> list[object]:
+    """What is drawn over the segment that is not in the output settings: the slate's
+    lines, and the burn-ins' own values (its place on the timeline, names, the day)."""
+    if segment.slate:
+        return list(segment.slate)
+    if not plan.output.burnins:
+        return []
+    return [segment.first_frame, segment.label, segment.source.name, plan.project, date.today()]
 
 
 def sha_key(identity: str) -> str:

@@ -95,6 +95,8 @@ def join(
                 "-c",
                 "copy",
                 *_tags(plan),
+                # A timecode track (tmcd) editors and ffmpeg read back.
+                *(["-timecode", plan.output.start_timecode] if plan.output.start_timecode else []),
                 "-movflags",
                 "+faststart",
                 "-f",

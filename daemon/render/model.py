@@ -50,6 +50,8 @@ class Segment:
     #: point (its handle).
     blend_from: Segment | None = None
     blend_frames: int = 0
+    #: The slate's lines (a generated card: black, these lines, silence).
+    slate: tuple[str, ...] = ()
 
     @property
     def has_audio(self) -> bool:
@@ -79,6 +81,8 @@ class Plan:
     segments: list[Segment]
     audio_rate: int
     strategy: Strategy = "normalize"
+    #: The project's name, for burn-ins.
+    project: str = ""
 
     @property
     def total_frames(self) -> int:
@@ -98,3 +102,5 @@ class SegmentStats(TypedDict):
     #: Seconds of the render's parts: each encoded segment ("segment 3"), the
     #: soundtrack (made alongside, so it overlaps the rest), the join.
     timings: NotRequired[dict[str, float]]
+    #: How each segment of the plan was made, in order: "copied", "encoded" or "cached".
+    made: NotRequired[list[str]]

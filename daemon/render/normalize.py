@@ -17,6 +17,10 @@ The kernel moves the frames from a reader's pipe to the encoder's (``splice``), 
 the next reader starts while the previous one finishes, so the encoder never waits
 on a process start. Segments carry no audio: the soundtrack is made once for the
 whole timeline (see :mod:`.soundtrack`).
+
+Several outputs of one picture size and rate (a master and a review copy) are
+encoded together: each reader decodes its shot once and hands the picture to every
+output's encoder, each drawing its own burn-ins (see :mod:`.picture`).
 """
 
 from __future__ import annotations
@@ -29,6 +33,7 @@ import tempfile
 import threading
 import time
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO
@@ -39,7 +44,7 @@ from ..settings import Settings
 from .cache import SegmentCache
 from .join import ConcatItem
 from .model import Plan, Segment, SegmentStats
-from .picture import BT709_TAGS, reader_args
+from .picture import BT709_TAGS, Look, reader_graph
 
 #: Bytes per pixel of the raw frames passed from readers to the encoder.
 _BYTES_PER_PIXEL = {"yuv420p": 1.5, "yuv422p10le": 4.0}
@@ -70,27 +75,58 @@ def frame_bytes(plan: Plan) -> int:
     return int(width * height * _BYTES_PER_PIXEL[plan.encoder.pix_fmt])
 
 
-def _reader(seg: Segment, plan: Plan) -> subprocess.Popen[bytes]:
-    cmd = [
-        ffmpeg.binary(),
-        "-nostdin",
-        "-hide_banner",
-        "-loglevel",
-        "error",
-        *reader_args(seg, plan, plan.encoder.pix_fmt),
-        "-f",
-        "rawvideo",
-        "-pix_fmt",
-        plan.encoder.pix_fmt,
-        "pipe:1",
-    ]
-    proc = subprocess.Popen(
-        cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE
-    )
-    if proc.stdout is not None:
-        with contextlib.suppress(OSError):  # a bigger pipe is an optimisation only
-            _set_pipe_size(proc.stdout.fileno())
-    return proc
+class _Reader:
+    """One segment's ffmpeg: decoded once, handing raw frames over to each output's
+    pipe (stdout for the first, pipes of our own for the others)."""
+
+    def __init__(self, looks: list[Look]) -> None:
+        extra = [os.pipe() for _ in looks[1:]]
+        outputs: list[str] = []
+        for i, look in enumerate(looks):
+            target = "pipe:1" if i == 0 else f"pipe:{extra[i - 1][1]}"
+            outputs += ["-map", f"[v{i}]", "-frames:v", str(look.segment.frames)]
+            outputs += ["-f", "rawvideo", "-pix_fmt", look.pix_fmt, target]
+        cmd = [
+            ffmpeg.binary(),
+            "-nostdin",
+            "-hide_banner",
+            "-loglevel",
+            "error",
+            *reader_graph(looks),
+            *outputs,
+        ]
+        try:
+            self.proc = subprocess.Popen(
+                cmd,
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                pass_fds=[w for _, w in extra],
+            )
+        except BaseException:
+            for r, _ in extra:
+                os.close(r)
+            raise
+        finally:
+            for _, w in extra:
+                os.close(w)  # the child holds them now; ours would hide its end
+        assert self.proc.stdout is not None
+        self.pipes: list[IO[bytes]] = [self.proc.stdout]
+        self.pipes += [os.fdopen(r, "rb", buffering=0) for r, _ in extra]
+        for pipe in self.pipes:
+            with contextlib.suppress(OSError):  # a bigger pipe is an optimisation only
+                _set_pipe_size(pipe.fileno())
+
+    def wait(self) -> int:
+        for pipe in self.pipes:
+            pipe.close()
+        return self.proc.wait()
+
+    def stop(self) -> None:
+        _stop(self.proc)
+        for pipe in self.pipes:
+            if not pipe.closed:
+                pipe.close()
 
 
 def _set_pipe_size(fd: int) -> None:
@@ -161,6 +197,16 @@ def _encoder(plan: Plan, work: list[Work], folder: Path, settings: Settings) -> 
     ]
 
 
+@dataclass(frozen=True)
+class Target:
+    """One output of an encode: its plan, the segments to encode (in step with the
+    other outputs'), and the cache that keeps them."""
+
+    plan: Plan
+    work: list[Work]
+    cache: SegmentCache
+
+
 def encode_segments(
     plan: Plan,
     work: list[Work],
@@ -171,53 +217,78 @@ def encode_segments(
 ) -> list[Path]:
     """Encode every segment of ``work`` with one encoder; store each in the cache.
     ``timings`` gets the seconds each segment took to pass through ("segment N")."""
-    if not work:
-        return []
-    size = frame_bytes(plan)
-    total = sum(item.segment.frames for item in work) * size
-    ext = plan.output.output_format
-    cache.folder.mkdir(parents=True, exist_ok=True)
-    # Beside the entries (same filesystem: renamed into place), hidden and per process.
-    folder = Path(tempfile.mkdtemp(prefix=f".encode.{os.getpid()}.", dir=cache.folder))
+    return encode_together([Target(plan, work, cache)], settings, on_fraction, timings)[0]
+
+
+def encode_together(
+    targets: list[Target],
+    settings: Settings,
+    on_fraction: Callable[[float], None] | None = None,
+    timings: dict[str, float] | None = None,
+) -> list[list[Path]]:
+    """:func:`encode_segments` for several outputs of one picture size and rate at
+    once: each segment is decoded and normalized once, and split to one encoder per
+    output (its own format, burn-ins and slate)."""
+    first = targets[0]
+    if not first.work:
+        return [[] for _ in targets]
+    sizes = [frame_bytes(t.plan) for t in targets]
+    total = sum(item.segment.frames for item in first.work) * sizes[0]
+    folders: list[Path] = []
     failure: list[BaseException] = []
     try:
-        encoder = _Encoder(_encoder(plan, work, folder, settings), plan, on_fraction)
-        assert encoder.stdin is not None
-        with contextlib.suppress(OSError):
-            _set_pipe_size(encoder.stdin.fileno())
+        for target in targets:
+            target.cache.folder.mkdir(parents=True, exist_ok=True)
+            # Beside the entries (same filesystem: renamed into place), hidden, per process.
+            prefix = f".encode.{os.getpid()}."
+            folders.append(Path(tempfile.mkdtemp(prefix=prefix, dir=target.cache.folder)))
+        encoders = [
+            _Encoder(_encoder(t.plan, t.work, folder, settings), on_fraction if i == 0 else None)
+            for i, (t, folder) in enumerate(zip(targets, folders, strict=True))
+        ]
+        for enc in encoders:
+            with contextlib.suppress(OSError):
+                _set_pipe_size(enc.stdin.fileno())
+
+        def looks(k: int) -> list[Look]:
+            return [Look(t.work[k].segment, t.plan, t.plan.encoder.pix_fmt) for t in targets]
+
+        # The other outputs' frames are moved on threads of their own, in step: the
+        # reader writes a frame to each output in turn and would stall on a full pipe.
+        pool = ThreadPoolExecutor(len(targets) - 1) if len(targets) > 1 else None
+        readers = [_Reader(looks(0))]
         delivered = 0
-        readers = [_reader(work[0].segment, plan)]
         try:
             began = time.perf_counter()
-            for index, item in enumerate(work):
+            for index, item in enumerate(first.work):
                 reader = readers[-1]
                 # The next reader opens its source while this one is still being read.
-                if index + 1 < len(work):
-                    readers.append(_reader(work[index + 1].segment, plan))
-                want = item.segment.frames * size
+                if index + 1 < len(first.work):
+                    readers.append(_Reader(looks(index + 1)))
+                frames = item.segment.frames
+                sides = (
+                    [
+                        pool.submit(_count, reader.pipes[i], encoders[i].stdin, frames * sizes[i])
+                        for i in range(1, len(targets))
+                    ]
+                    if pool is not None
+                    else []
+                )
                 moved = 0
-                assert reader.stdout is not None
-                for moved in _move(reader.stdout, encoder.stdin, want):
-                    encoder.progress((delivered + moved) / total)
-                reader.stdout.close()
+                for moved in _move(reader.pipes[0], encoders[0].stdin, frames * sizes[0]):
+                    encoders[0].progress((delivered + moved) / total)
+                others = [f.result() // s for f, s in zip(sides, sizes[1:], strict=True)]
+                short = [moved // sizes[0], *others]
                 code = reader.wait()
-                if moved < want:
-                    reason = (
-                        _last_line(reader)
-                        or f"it gave {moved // size} of {item.segment.frames} frames"
-                    )
+                if min(short) < frames or code != 0:
+                    got = min(short)
+                    reason = _last_line(reader.proc) or f"it gave {got} of {frames} frames"
                     raise RenderError(
                         f"reading failed: {reason}",
                         shot_index=item.segment.shot_index,
                         path=item.segment.label,
                     )
-                if code != 0:
-                    raise RenderError(
-                        f"reading failed: {_last_line(reader)}",
-                        shot_index=item.segment.shot_index,
-                        path=item.segment.label,
-                    )
-                delivered += want
+                delivered += frames * sizes[0]
                 if timings is not None:
                     now = time.perf_counter()
                     timings[f"segment {item.segment.shot_index + 1}"] = round(now - began, 3)
@@ -227,22 +298,42 @@ def encode_segments(
             raise
         finally:
             for proc in readers:  # no reader outlives the render, whatever stopped it
-                _stop(proc)
-            encoder.finish(failed=bool(failure))
-        files = sorted(folder.glob(f"*.{ext}"))
-        if len(files) != len(work):
-            raise RenderError(f"the encoder wrote {len(files)} segments for {len(work)} shots")
-        return [cache.store(path, item.key, ext) for path, item in zip(files, work, strict=True)]
+                proc.stop()
+            try:
+                for enc in encoders:
+                    enc.finish(failed=bool(failure))
+            finally:
+                if pool is not None:
+                    pool.shutdown(wait=True, cancel_futures=True)
+        made: list[list[Path]] = []
+        for target, folder in zip(targets, folders, strict=True):
+            ext = target.plan.output.output_format
+            files = sorted(folder.glob(f"*.{ext}"))
+            if len(files) != len(target.work):
+                raise RenderError(
+                    f"the encoder wrote {len(files)} segments for {len(target.work)} shots"
+                )
+            made.append(
+                [
+                    target.cache.store(path, item.key, ext)
+                    for path, item in zip(files, target.work, strict=True)
+                ]
+            )
+        return made
     finally:
-        shutil.rmtree(folder, ignore_errors=True)
+        for folder in folders:
+            shutil.rmtree(folder, ignore_errors=True)
+
+
+def _count(source: IO[bytes], target: IO[bytes], count: int) -> int:
+    """Move up to ``count`` bytes; how many were."""
+    return max(_move(source, target, count), default=0)
 
 
 class _Encoder:
     """The one encoder: an ffmpeg reading raw frames on stdin, reporting progress."""
 
-    def __init__(
-        self, args: list[str], plan: Plan, on_fraction: Callable[[float], None] | None
-    ) -> None:
+    def __init__(self, args: list[str], on_fraction: Callable[[float], None] | None) -> None:
         self.on_fraction = on_fraction
         self.errors: list[str] = []
         self.proc = subprocess.Popen(
@@ -251,7 +342,8 @@ class _Encoder:
             stdout=subprocess.DEVNULL,
             stderr=subprocess.PIPE,
         )
-        self.stdin = self.proc.stdin
+        assert self.proc.stdin is not None
+        self.stdin: IO[bytes] = self.proc.stdin
         self._reader = threading.Thread(target=self._drain, daemon=True)
         self._reader.start()
 
@@ -295,33 +387,48 @@ def _last_line(proc: subprocess.Popen[bytes]) -> str:
 
 
 def normalized(
-    plan: Plan,
+    plans: list[Plan],
     cache: SegmentCache,
     settings: Settings,
     on_fraction: Callable[[float], None],
-    stats: SegmentStats,
-) -> list[ConcatItem]:
-    """Every segment normalized, from the cache where it can be; encodes the rest (each
-    distinct segment once: a shot used twice with the same trims is one segment)."""
-    ext = plan.output.output_format
-    keys = [cache.key(seg, plan) for seg in plan.segments]
-    found = {key: cache.lookup(key, ext) for key in keys}
-    work: dict[str, Work] = {}
-    for seg, key in zip(plan.segments, keys, strict=True):
-        if found[key] is None and key not in work:
-            work[key] = Work(seg, key)
-    timings = stats.setdefault("timings", {})
-    made = encode_segments(plan, list(work.values()), cache, settings, on_fraction, timings)
-    found.update(zip(work, made, strict=True))
-    stats["encoded"] += len(work)
-    stats["cached"] += len(plan.segments) - len(work)
+    stats: list[SegmentStats],
+) -> list[list[ConcatItem]]:
+    """Every segment of each plan (outputs of one size and rate, whose segments line
+    up) normalized, from the cache where it can be; encodes the rest together, each
+    distinct segment once (a shot used twice with the same trims is one segment)."""
+    keys = [[cache.key(seg, plan) for seg in plan.segments] for plan in plans]
+    found = [
+        {key: cache.lookup(key, plan.output.output_format) for key in plan_keys}
+        for plan, plan_keys in zip(plans, keys, strict=True)
+    ]
+    chosen: dict[tuple[str, ...], int] = {}
+    for position in range(len(plans[0].segments)):
+        combo = tuple(plan_keys[position] for plan_keys in keys)
+        missing = any(f[k] is None for f, k in zip(found, combo, strict=True))
+        if missing and combo not in chosen:
+            chosen[combo] = position
+    targets = [
+        Target(plan, [Work(plan.segments[p], keys[i][p]) for p in chosen.values()], cache)
+        for i, plan in enumerate(plans)
+    ]
+    made = encode_together(targets, settings, on_fraction, stats[0].setdefault("timings", {}))
+    encoded = set(chosen.values())
+    for i, (target, paths) in enumerate(zip(targets, made, strict=True)):
+        found[i].update(zip((w.key for w in target.work), paths, strict=True))
+        stats[i]["encoded"] += len(chosen)
+        stats[i]["cached"] += len(plans[i].segments) - len(chosen)
+        stats[i]["made"] = [
+            "encoded" if p in encoded else "cached" for p in range(len(plans[i].segments))
+        ]
     on_fraction(1.0)
-    rate = plan.output.frame_rate
     # Each segment takes exactly its frames on the timeline, whatever its file says.
     return [
-        ConcatItem(path, duration=float(seg.frames / rate))
-        for seg, key in zip(plan.segments, keys, strict=True)
-        if (path := found[key]) is not None
+        [
+            ConcatItem(path, duration=float(seg.frames / plan.output.frame_rate))
+            for seg, key in zip(plan.segments, plan_keys, strict=True)
+            if (path := f[key]) is not None
+        ]
+        for plan, plan_keys, f in zip(plans, keys, found, strict=True)
     ]
 
 

@@ -18,13 +18,18 @@ whichever engine renders it. In order:
    range (full or limited) to BT.709 limited range in the same pass. Square pixels.
 6. **Canvas.** Padded with black to the output size, the last frame repeated if the
    source falls a frame short, and tagged BT.709 (primaries, transfer, matrix, range).
+7. **Drawn.** Each output's burn-ins or slate (:mod:`.burnin`), after any dissolve.
+   Several outputs of one size share everything above: decoded once, split here.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from dataclasses import dataclass
 from fractions import Fraction
 
 from ..media.info import MediaInfo
+from .burnin import burnin_filters, slate_filters
 from .model import Plan, Segment
 
 #: The tags every output carries, as setparams writes them.
@@ -109,12 +114,12 @@ def scale_filter(seg: Segment, rgb_out: bool = False) -> str:
 
 
 def picture_chain(seg: Segment, plan: Plan, pix_fmt: str, rgb_out: bool = False) -> str:
-    """The whole filter chain for ``seg``: its frames exactly as the output shows them."""
+    """The chain that makes ``seg``'s picture on the canvas, before anything is drawn on it."""
     info, rate = seg.info, plan.output.frame_rate
     width, height = plan.output.size
     x, y = seg.offset
     if seg.is_gap:
-        return ",".join([f"format={pix_fmt}", *([] if rgb_out else [BT709_TAGS])])
+        return f"format={pix_fmt}"
     chain: list[str] = []
     if seg.speed == 0:
         # A freeze: the first frame, held (the tail below repeats it).
@@ -139,34 +144,67 @@ def picture_chain(seg: Segment, plan: Plan, pix_fmt: str, rgb_out: bool = False)
         "tpad=stop_mode=clone:stop=-1",
         f"format={pix_fmt}",
     ]
-    if not rgb_out:
-        chain.append(BT709_TAGS)
     return ",".join(chain)
 
 
-def reader_args(seg: Segment, plan: Plan, pix_fmt: str, rgb_out: bool = False) -> list[str]:
-    """FFmpeg's inputs and filters for ``seg``, up to its output: ``[v]`` holds exactly
-    the segment's frames (a dissolve's included), canvas-sized, at the output rate."""
+@dataclass(frozen=True)
+class Look:
+    """One output's view of a segment: what it draws over the picture, in which format."""
+
+    segment: Segment
+    plan: Plan
+    pix_fmt: str
+
+    def finish(self, rgb_out: bool) -> str:
+        """The slate or the burn-ins, drawn after any dissolve (so the counters count on
+        the cut, not on both shots), then the output's format and tags."""
+        seg, height = self.segment, self.plan.output.size[1]
+        drawn = slate_filters(list(seg.slate), height) if seg.slate else []
+        drawn = drawn or burnin_filters(seg, self.plan)
+        tags = [] if rgb_out else [BT709_TAGS]
+        return ",".join([*drawn, f"format={self.pix_fmt}", *tags])
+
+
+#: Raw formats by how much of the picture they keep: a decode shared by several
+#: outputs is made in the richest one they need, so none loses precision to another.
+_RICHNESS = {"rgb24": 0, "yuv420p": 1, "yuv422p10le": 2}
+
+
+def reader_graph(looks: Sequence[Look], rgb_out: bool = False) -> list[str]:
+    """FFmpeg's inputs and filters for one segment, decoded once, for every output in
+    ``looks`` (the same picture, canvas and timing): ``[v0]``, ``[v1]``... each hold
+    exactly the segment's frames (a dissolve's included), at the output rate.
+
+    The caller maps each label to its own output."""
+    first = looks[0]
+    seg, plan = first.segment, first.plan
+    base_fmt = max((look.pix_fmt for look in looks), key=lambda f: _RICHNESS.get(f, 0))
     rate = plan.output.frame_rate
     width, height = plan.output.size
-    if seg.is_gap:
-        source = ["-f", "lavfi", "-i", f"color=c=black:s={width}x{height}:r={_rate(rate)}"]
-    else:
-        source = input_args(seg, rate)
-    graph = f"[0:v:0]{picture_chain(seg, plan, pix_fmt, rgb_out)}[v]"
+    black = ["-f", "lavfi", "-i", f"color=c=black:s={width}x{height}:r={_rate(rate)}"]
+    source = black if seg.is_gap else input_args(seg, rate)
+    graph = [f"[0:v:0]{picture_chain(seg, plan, base_fmt, rgb_out)}[base]"]
     if seg.blend_from is not None and seg.blend_frames:
         # The outgoing shot goes on over the first frames of this one, fading out.
         outgoing = seg.blend_from.handle(seg.blend_frames, rate)
-        before = ["-f", "lavfi", "-i", f"color=c=black:s={width}x{height}:r={_rate(rate)}"]
-        before = before if outgoing.is_gap else input_args(outgoing, rate)
-        graph = ";".join(
-            [
-                f"[0:v:0]{picture_chain(outgoing, plan, pix_fmt, rgb_out)},"
-                f"trim=end_frame={seg.blend_frames}[out]",
-                f"[1:v:0]{picture_chain(seg, plan, pix_fmt, rgb_out)}[in]",
-                f"[out][in]xfade=transition=fade:duration={float(seg.blend_frames / rate):.6f}"
-                ":offset=0[v]",
-            ]
-        )
-        source = before + source
-    return [*source, "-filter_complex", graph, "-map", "[v]", "-frames:v", str(seg.frames)]
+        source = (black if outgoing.is_gap else input_args(outgoing, rate)) + source
+        graph = [
+            f"[0:v:0]{picture_chain(outgoing, plan, base_fmt, rgb_out)},"
+            f"trim=end_frame={seg.blend_frames}[out]",
+            f"[1:v:0]{picture_chain(seg, plan, base_fmt, rgb_out)}[in]",
+            f"[out][in]xfade=transition=fade:duration={float(seg.blend_frames / rate):.6f}"
+            ":offset=0[base]",
+        ]
+    if len(looks) == 1:
+        graph.append(f"[base]{first.finish(rgb_out)}[v0]")
+    else:
+        copies = "".join(f"[b{i}]" for i in range(len(looks)))
+        graph.append(f"[base]split={len(looks)}{copies}")
+        graph += [f"[b{i}]{look.finish(rgb_out)}[v{i}]" for i, look in enumerate(looks)]
+    return [*source, "-filter_complex", ";".join(graph)]
+
+
+def reader_args(seg: Segment, plan: Plan, pix_fmt: str, rgb_out: bool = False) -> list[str]:
+    """:func:`reader_graph` for one output, up to its output file: its frames only."""
+    graph = reader_graph([Look(seg, plan, pix_fmt)], rgb_out)
+    return [*graph, "-map", "[v0]", "-frames:v", str(seg.frames)]

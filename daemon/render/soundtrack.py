@@ -37,6 +37,7 @@ import numpy.typing as npt
 
 from ..errors import Canceled
 from ..media import ffmpeg
+from . import loudness
 from .cache import SegmentCache, sha_key, source_identity
 from .model import Plan, Segment
 
@@ -183,6 +184,7 @@ def soundtrack_key(plan: Plan) -> str:
     identity = {
         "kind": "soundtrack",
         "codec": [enc.audio_codec, enc.audio_bitrate, enc.audio_extra, plan.audio_rate],
+        "loudness": plan.output.loudness.model_dump() if plan.output.loudness else None,
         "fps": str(plan.output.frame_rate),
         "segments": [
             [
@@ -234,14 +236,21 @@ class Soundtrack(threading.Thread):
         enc = self.plan.encoder
         temp = self.cache.temp_path(self.key, self.ext)
         bitrate = ["-b:a", enc.audio_bitrate] if enc.audio_bitrate else []
+        pcm = [*PCM_FORMAT, "-ar", str(self.plan.audio_rate)]
+        level: list[str] = []
+        target = self.plan.output.loudness
+        if target is not None:
+            # Two passes over the timeline's sound: measure it, then one gain (and the
+            # peaks limited) to bring it to the target.
+            measured = loudness.first_pass(pcm, self._feed, target)
+            level = loudness.second_pass(target, measured, self.plan.audio_rate)
         try:
             ffmpeg.run(
                 [
-                    *PCM_FORMAT,
-                    "-ar",
-                    str(self.plan.audio_rate),
+                    *pcm,
                     "-i",
                     "pipe:0",
+                    *level,
                     "-c:a",
                     enc.audio_codec,
                     *bitrate,

@@ -18,7 +18,7 @@ from .copy import copied
 from .join import ConcatItem, join
 from .model import Plan, SegmentStats, Strategy
 from .normalize import normalized
-from .soundtrack import Soundtrack
+from .soundtrack import Soundtrack, soundtrack_key
 
 Progress = Callable[[float], None]
 Renderer = Callable[[Plan, Path, Progress, Settings], SegmentStats]
@@ -34,7 +34,42 @@ def render(
 
     Returns how many segments were encoded, taken from the cache, or copied.
     """
-    return STRATEGIES[plan.strategy](plan, destination, on_fraction, settings)
+    return render_all([plan], [destination], on_fraction, settings)[0]
+
+
+def render_all(
+    plans: list[Plan], destinations: list[Path], on_fraction: Progress, settings: Settings
+) -> list[SegmentStats]:
+    """Write each plan (the outputs of one request) to its destination.
+
+    Normalized outputs of one picture size and rate are made together, from one
+    decode of each shot; the others one after the other."""
+    stats: list[SegmentStats | None] = [None] * len(plans)
+    done = 0.0
+    for group in _shared(plans):
+        share = len(group) / len(plans)
+        part = lambda f, d=done, s=share: on_fraction(d + s * f)  # noqa: E731
+        if len(group) > 1:
+            made = _normalize_together(
+                [plans[i] for i in group], [destinations[i] for i in group], part, settings
+            )
+        else:
+            (i,) = group
+            made = [STRATEGIES[plans[i].strategy](plans[i], destinations[i], part, settings)]
+        for i, one in zip(group, made, strict=True):
+            stats[i] = one
+        done += share
+    return [one for one in stats if one is not None]
+
+
+def _shared(plans: list[Plan]) -> list[list[int]]:
+    """Which plans are rendered together (by index), in order."""
+    groups: dict[object, list[int]] = {}
+    for i, plan in enumerate(plans):
+        together = plan.strategy == "normalize"
+        key = (plan.output.size, plan.output.frame_rate) if together else ("alone", i)
+        groups.setdefault(key, []).append(i)
+    return list(groups.values())
 
 
 def _cache(destination: Path, settings: Settings) -> SegmentCache:
@@ -51,6 +86,7 @@ def _copy(plan: Plan, destination: Path, on_fraction: Progress, settings: Settin
         sound.cancel()
         raise
     stats = SegmentStats(encoded=0, cached=0, copied=len(plan.segments), timings={})
+    stats["made"] = ["copied"] * len(plan.segments)
     _join(
         plan, [copied(seg) for seg in plan.segments], sound, track, destination, on_fraction, stats
     )
@@ -60,19 +96,34 @@ def _copy(plan: Plan, destination: Path, on_fraction: Progress, settings: Settin
 def _normalize(
     plan: Plan, destination: Path, on_fraction: Progress, settings: Settings
 ) -> SegmentStats:
-    cache = _cache(destination, settings)
-    stats = SegmentStats(encoded=0, cached=0, copied=0, timings={})
-    # The sound is decoded and encoded on the side, while the picture is.
-    sound = Soundtrack(plan, cache)
+    return _normalize_together([plan], [destination], on_fraction, settings)[0]
+
+
+def _normalize_together(
+    plans: list[Plan], destinations: list[Path], on_fraction: Progress, settings: Settings
+) -> list[SegmentStats]:
+    cache = _cache(destinations[0], settings)
+    stats = [SegmentStats(encoded=0, cached=0, copied=0, timings={}) for _ in plans]
+    # The sound is decoded and encoded on the side, while the picture is; outputs
+    # with the same sound settings share one soundtrack.
+    sounds: dict[str, Soundtrack] = {}
+    for plan in plans:
+        key = soundtrack_key(plan)
+        if key not in sounds:
+            sounds[key] = Soundtrack(plan, cache)
     try:
-        items = normalized(plan, cache, settings, lambda f: on_fraction(SEGMENT_SHARE * f), stats)
-        track = sound.result()
+        items = normalized(plans, cache, settings, lambda f: on_fraction(SEGMENT_SHARE * f), stats)
+        tracks = {key: sound.result() for key, sound in sounds.items()}
     except BaseException:
-        sound.cancel()
+        for sound in sounds.values():
+            sound.cancel()
         raise
-    rest = 1 - SEGMENT_SHARE
-    join_progress = lambda f: on_fraction(SEGMENT_SHARE + rest * f)  # noqa: E731
-    _join(plan, items, sound, track, destination, join_progress, stats)
+    rest = (1 - SEGMENT_SHARE) / len(plans)
+    for i, (plan, destination) in enumerate(zip(plans, destinations, strict=True)):
+        key = soundtrack_key(plan)
+        at = SEGMENT_SHARE + rest * i
+        join_progress = lambda f, at=at: on_fraction(at + rest * f)  # noqa: E731
+        _join(plan, items[i], sounds[key], tracks[key], destination, join_progress, stats[i])
     return stats
 
 
@@ -85,6 +136,7 @@ def _moviepy(
     # The picture alone, beside the partial export (its name, so a cleanup finds it).
     picture = destination.with_name(f"{destination.name}.picture.{destination.suffix[1:]}")
     stats = SegmentStats(encoded=len(plan.segments), cached=0, copied=0, timings={})
+    stats["made"] = ["encoded"] * len(plan.segments)
     try:
         began = time.perf_counter()
         compose(plan, picture, lambda f: on_fraction(SEGMENT_SHARE * f), settings)

@@ -18,12 +18,14 @@ from pathlib import Path
 
 from redis import Redis, RedisError
 
+from ..conform.read import is_timeline_file, may_be_timeline, request_limit
 from ..errors import error_record
 from ..queue import housekeeping
 from ..queue.adapter import job_id_for
 from ..queue.admission import admit
 from ..queue.reaper import reap_abandoned
 from ..queue.worker import heartbeat_ttl
+from ..records.project import PROJECT_FILE
 from ..records.status import StatusFile
 from ..request.model import is_request_file
 from ..request.parse import read_request_bytes
@@ -35,6 +37,28 @@ log = logging.getLogger(__name__)
 
 #: Folders that never hold projects: our own output, and dot-folders (.git, .Trash…).
 SKIP_DIRS = {"exports"}
+
+
+def may_be_request(name: str | Path) -> bool:
+    """By its name alone (what an event handler may look at): a request file, or an
+    editor's timeline (EDL, XML, OTIO, AAF) dropped as one."""
+    return is_request_file(name) or may_be_timeline(name)
+
+
+def _inside_a_project(path: Path, root: Path) -> bool:
+    """Is the folder holding this timeline a folder of a project above it (its
+    ``edit/``, say), whose assembly.json may name it? Then it is that project's
+    material, not a request of its own."""
+    folder = path.parent
+    while folder != root and folder.is_relative_to(root):
+        folder = folder.parent
+        try:
+            with os.scandir(folder) as entries:
+                if any(e.name == PROJECT_FILE or is_request_file(e.name) for e in entries):
+                    return True
+        except OSError:
+            return False
+    return False
 
 
 @dataclass
@@ -62,12 +86,16 @@ class Intake:
 
     def accepts(self, path: Path) -> bool:
         root = self.root_of(path)
-        if root is None or not is_request_file(path):
+        if root is None or not may_be_request(path):
             return False
         folders = path.relative_to(root).parts[:-1]
         if len(folders) > self.settings.project_depth:
             return False
-        return not any(p.startswith(".") or p in SKIP_DIRS for p in folders)
+        if any(p.startswith(".") or p in SKIP_DIRS for p in folders):
+            return False
+        if is_request_file(path):
+            return True
+        return is_timeline_file(path) and not _inside_a_project(path, root)
 
     # -- offers and settling ------------------------------------------------------
     def offer(self, path: Path) -> None:
@@ -114,7 +142,7 @@ class Intake:
     def _report(self, path: Path, exc: Exception) -> None:
         """Write the failure into the request's status file, for the job id of its
         content (so that the next rescan finds it done, not a new failure)."""
-        content, _ = read_request_bytes(path, self.settings.max_request_bytes)
+        content, _ = read_request_bytes(path, request_limit(path, self.settings))
         try:
             StatusFile(path).write(
                 claim=True,
@@ -141,7 +169,7 @@ class Intake:
                     else [d for d in dirs if not d.startswith(".") and d not in SKIP_DIRS]
                 )
                 for name in files:
-                    if is_request_file(name):
+                    if may_be_request(name):
                         yield Path(folder) / name
 
     def scan(self) -> None:

@@ -35,9 +35,8 @@ from watchdog.observers.inotify_c import InotifyEvent, InotifyFD
 from watchdog.observers.polling import PollingObserverVFS
 
 from ..queue.heartbeat import announce_watcher, forget_watcher
-from ..request.model import is_request_file
 from ..settings import Settings
-from .intake import SKIP_DIRS, Intake
+from .intake import SKIP_DIRS, Intake, may_be_request
 
 log = logging.getLogger(__name__)
 
@@ -122,7 +121,7 @@ def request_listing(roots: list[Path], depth: int) -> Callable[[str | None], Ite
                 if entry.is_dir(follow_symlinks=False):
                     if level < depth:
                         yield entry
-                elif is_request_file(entry.name):
+                elif may_be_request(entry.name):
                     yield entry
 
     return listdir
@@ -171,7 +170,7 @@ class RequestEvents(FileSystemEventHandler):
                 return
             for raw in (event.src_path, event.dest_path):
                 path = os.fsdecode(raw)
-                if path and is_request_file(path):
+                if path and may_be_request(path):
                     self.inbox.put(Path(path))
         except Exception:  # pragma: no cover - defensive: never let the thread die
             log.exception("event handler failed on %r", event)

@@ -50,7 +50,7 @@ def test_a_request_edited_after_queueing_is_superseded_and_the_edit_renders_once
     assert old["error"] is not None and old["error"]["code"] == "superseded"
     record = status.read()
     assert (record["job_id"], record["state"]) == (second, "finished")
-    exports = sorted(p.name for p in (project / "exports").iterdir())
+    exports = sorted(p.name for p in (project / "exports").iterdir() if p.name != ".thumbs")
     assert exports == ["seq080.mp4"]
     assert measure(project / "exports" / "seq080.mp4").frames == 48  # the edit: two shots
 

@@ -172,7 +172,7 @@ def test_no_moviepy_temp_files_anywhere(sequence, tmp_path_factory):
     project = result.export.parent.parent
     leftovers = [p for p in project.rglob("*") if "TEMP_MPY" in p.name or ".partial." in p.name]
     assert leftovers == []
-    assert sorted(p.name for p in (project / "exports").iterdir()) == ["seq010.mp4"]
+    assert sorted(p.name for p in (project / "exports").iterdir()) == [".thumbs", "seq010.mp4"]
     assert not list(Path.cwd().glob("*TEMP_MPY*"))
 
 
