@@ -52,6 +52,7 @@ def _clip(event: Event, output: OutputSettings, encoder: Encoder, want_copy: boo
         audio=audio_streams(info, None),
         mismatch=mismatch,
         label=event.label or event.media.name,
+        speed=event.speed,
     )
 
 

@@ -70,7 +70,7 @@ def make_pictures(export: Path, plan: Plan) -> Pictures:
 
     try:
         scale = f"scale={WIDTH}:{height}"
-        select = "+".join(f"eq(n\\,{n})" for n in middles)
+        select = "+".join(f"eq(n,{n})" for n in middles)
         labels = ",".join(
             "drawtext="
             + ":".join(

@@ -63,14 +63,14 @@ def _shot_segments(
 ) -> list[Segment]:
     want_copy = validated.request.engine in ("auto", "copy")
     if validated.conform is not None:
-        return timeline_segments(validated.conform, output, encoder, want_copy)
-    segments: list[Segment] = []
-    cursor = 0
-    for shot in validated.shots:
-        segments.append(segment_for(shot, output, encoder, cursor, want_copy))
-        cursor += segments[-1].frames
+        segments = timeline_segments(validated.conform, output, encoder, want_copy)
+    else:
+        segments, cursor = [], 0
+        for shot in validated.shots:
+            segments.append(segment_for(shot, output, encoder, cursor, want_copy))
+            cursor += segments[-1].frames
     if want_copy:
-        segments = same_parameter_sets(segments, [shot.info for shot in validated.shots])
+        segments = same_parameter_sets(segments, [seg.info for seg in segments])
     return segments
 
 

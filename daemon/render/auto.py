@@ -52,6 +52,8 @@ def copy_mismatch(
     """
     if encoder.video_codec != "libx264":
         return f"the {output.output_format} {output.quality_preset} preset is not H.264"
+    if output.burnins:
+        return "burn-ins are drawn into the picture"
     if info.kind != "video":
         return f"it is a {info.kind}, not a video"
     if info.video_codec != "h264":

@@ -13,6 +13,7 @@ segment's place on the timeline, so a cached segment shows the right numbers.
 
 from __future__ import annotations
 
+import re
 from datetime import date
 from fractions import Fraction
 from pathlib import Path
@@ -32,14 +33,16 @@ _X = {
 
 
 def quote(value: str) -> str:
-    """``value`` as one option value of a filter graph: quoted, quotes escaped."""
-    return "'" + value.replace("'", "'\\''") + "'"
+    """``value`` as one option value inside a filter graph, taken literally.
 
-
-def _escape_text(value: str) -> str:
-    # drawtext's own expansion is off for literal text, so only the graph's quoting
-    # and drawtext's backslash handling remain.
-    return value.replace("\\", "\\\\")
+    FFmpeg parses it twice: the graph's parser first (where backslash, quote,
+    brackets, comma and semicolon are special), then the filter's option parser
+    (backslash, quote and colon). So it is escaped for the option first, then the
+    result for the graph: a timecode's colons, a client's name with a comma or a
+    quote all arrive as written.
+    """
+    for_option = re.sub(r"([\\':])", r"\\\1", value)
+    return re.sub(r"([\\'\[\],;])", r"\\\1", for_option)
 
 
 def record_start(plan: Plan) -> tuple[int, bool]:
@@ -79,7 +82,7 @@ def _drawtext(
     ]
     if text is not None:
         options += [
-            f"text={quote(_escape_text(text) if literal else text)}",
+            f"text={quote(text)}",
             f"expansion={'none' if literal else 'normal'}",
         ]
     if burnin.box:
@@ -117,7 +120,7 @@ def burnin_filters(seg: Segment, plan: Plan) -> list[str]:
             at = source + round(Fraction(seg.start) * seg.info.frame_rate)
             filters.append(_timecode(at, rate, False, burnin, height, row))
         elif burnin.field == "frame":
-            counter = f"%{{eif\\:n+{seg.first_frame}\\:d}}"
+            counter = f"%{{eif:n+{seg.first_frame}:d}}"
             filters.append(_drawtext(counter, burnin, height, row, literal=False))
         else:
             text = {
@@ -145,7 +148,7 @@ def slate_filters(lines: list[str], height: int) -> list[str]:
                 "fontcolor=white",
                 "x=(w-tw)/2",
                 f"y={top}+{i * gap}",
-                f"text={quote(_escape_text(line))}",
+                f"text={quote(line)}",
                 "expansion=none",
             ]
         )

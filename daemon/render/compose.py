@@ -85,7 +85,7 @@ def compose(
         ) from exc
     finally:
         timeline.close()
-        _reap(_ffmpeg_children() - already_running)
+        _reap(_writers_of(destination, _ffmpeg_children() - already_running))
 
 
 def _label(plan: Plan, shot_index: int) -> str:
@@ -103,13 +103,26 @@ def _ffmpeg_children() -> set[psutil.Process]:
     return found
 
 
+def _writers_of(destination: Path, found: set[psutil.Process]) -> set[psutil.Process]:
+    """The ones writing ``destination``: MoviePy's. The soundtrack's ffmpeg runs
+    alongside in this same process, and must be left to finish."""
+    writers = set()
+    for proc in found:
+        try:
+            if str(destination) in proc.cmdline():
+                writers.add(proc)
+        except psutil.Error:
+            continue
+    return writers
+
+
 def _reap(strays: set[psutil.Process]) -> None:
     """Stop and reap ffmpeg processes MoviePy left running.
 
     MoviePy does not close its audio writer when a chunk fails, so after an error
     (or a cancel) the encoder would wait on its pipe until garbage collection.
-    One render runs per process (the CLI, or an RQ work horse), so every ffmpeg
-    child that appeared during this render belongs to it.
+    Only MoviePy's writer is stopped here (see :func:`_writers_of`); the frame
+    readers are closed by the timeline, the soundtrack by the strategy.
     """
     for proc in strays:
         try:

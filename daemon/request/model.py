@@ -505,5 +505,7 @@ def default_export_name(request_path: Path) -> str:
     name = request_path.name
     if name != REQUEST_NAME and name.endswith(REQUEST_SUFFIX):
         return name[: -len(REQUEST_SUFFIX)]
+    if not name.endswith(".json") and Path(name).stem:
+        return Path(name).stem  # an editor's timeline dropped as it is: reel1_v12.edl
     # The folder holding the request as it is named, not a symlink's target's folder.
     return Path(os.path.abspath(request_path)).parent.name or "assembly"

@@ -121,7 +121,10 @@ class Intake:
                 self.pending[path] = _Pending(key, now)
             elif now - pending.since >= self.settings.stable_seconds:
                 del self.pending[path]
-                done.append((path, self._admit(path, key)))
+                # Asked again: a timeline offered as it was written may since have
+                # turned out to be a project's own (its assembly.json came next).
+                if self.accepts(path):
+                    done.append((path, self._admit(path, key)))
         return done
 
     def _admit(self, path: Path, key: tuple[int, int]) -> str:
