@@ -236,12 +236,15 @@ def _extras(prepared: Prepared, out: Delivered, progress: Progress) -> Delivered
     """The pictures of a published export, and the timeline it rendered. The export is
     out already: a failure here is a warning, never the run's end."""
     pictures = timeline = None
+    began = time.perf_counter()
     try:
         pictures = make_pictures(out.export, out.plan)
     except (RenderError, OSError) as exc:
         notice = Notice(code="pictures_failed", message=f"{out.export.name}: {describe(exc)}")
         prepared.journal.warned(notice)
         progress.warn(notice)
+    seconds = prepared.watch.seconds
+    seconds["pictures"] = round(seconds.get("pictures", 0.0) + time.perf_counter() - began, 3)
     conform = prepared.validated.conform
     if conform is not None:
         timeline = out.export.with_suffix(".otio")

@@ -90,17 +90,17 @@ def launch(
 
 
 def splittable(validated: ValidatedRequest, plans: list[Plan]) -> bool:
-    """Can a part job make this request's segments from its shot alone? A part knows
-    one shot and the first output: not a second output, an editor's timeline (its
-    events are not shots), nor anything that depends on a shot's place in the cut (a
-    slate before it, burn-ins counting the cut's frames). Those render in one job."""
-    output = validated.request.main_output
-    return (
-        len(plans) == 1
-        and validated.conform is None
-        and validated.request.slate is None
-        and not output.burnins
-    )
+    """Can part jobs make this request's segments? A part renders for the first
+    output only, so a request with several does not split. A part of a timeline
+    reads the whole timeline again (an event's segment depends on its neighbours),
+    so it knows each segment's place in the cut; a part of a shot list probes its
+    one shot, and does not: burn-ins (which count the cut's frames) and a slate
+    (which shifts them) keep a shot list in one job."""
+    if len(plans) != 1:
+        return False
+    if validated.conform is not None:
+        return True
+    return validated.request.slate is None and not validated.request.main_output.burnins
 
 
 def uncached(plan: Plan, cache: SegmentCache) -> list[Segment]:

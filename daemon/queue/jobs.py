@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import time
+from dataclasses import replace
 from pathlib import Path
 from types import TracebackType
 
@@ -19,13 +20,14 @@ from rq.exceptions import AbandonedJobError
 from rq.job import Job
 from rq.timeouts import JobTimeoutException
 
-from ..conform.read import request_limit
+from ..conform.read import is_timeline_file, request_limit
 from ..errors import (
     Abandoned,
     AssemblyError,
     Canceled,
     InternalError,
     Notice,
+    RenderError,
     RequestGone,
     SourceChanged,
     Superseded,
@@ -35,15 +37,15 @@ from ..errors import (
     as_assembly_error,
 )
 from ..lifecycle import die_with_parent
-from ..pipeline.plan import segment_for
+from ..pipeline.plan import make_plan, segment_for
 from ..pipeline.progress import STAGES, Progress, Sink, Update
 from ..pipeline.publish import remove_partials
 from ..pipeline.run import Prepared, execute, prepare
 from ..pipeline.sources import Fingerprint, Sources, fingerprint, gone
-from ..pipeline.validate import check_shot
+from ..pipeline.validate import check_shot, validate
 from ..records.status import StatusFile
 from ..render.cache import SegmentCache, cache_dir_for
-from ..render.model import Plan
+from ..render.model import Plan, Segment
 from ..render.normalize import encode_segment
 from ..render.presets import encoder_for
 from ..request.parse import parse_request, read_request_bytes
@@ -260,18 +262,10 @@ def _encode_part(
     conn = job.connection
     # Fetched once: its view comes from its meta, which ended() re-reads each time.
     parent = fetch(conn, parent_id)
-    _, request, problems = parse_request(queued_content(path, settings, parent.meta))
-    if request is None:
-        raise ValidationFailed(str(path), problems)
-    shot = request.shot_list[shot_index]
+    content = queued_content(path, settings, parent.meta)
     validated = _validated_fingerprint(parent.meta, shot_index)
-    probed, problems = check_shot(path.parent, shot_index, shot, settings)
-    if probed is None:
-        raise ValidationFailed(str(path), problems)
-    _same_source(probed.source, validated, shot_index, shot.path)
-    encoder = encoder_for(request.main_output, settings)
-    segment = segment_for(probed, request.main_output, encoder, want_copy=False)
-    plan = Plan(request.main_output, encoder, [segment], settings.audio_sample_rate)
+    segment, plan = _part_segment(path, settings, content, shot_index)
+    _same_source(segment.source, validated, shot_index, segment.label)
     cache = SegmentCache(cache_dir_for(path.parent, settings), settings.cache_max_bytes)
     key = cache.key(segment, plan)
     last = [0.0]
@@ -285,15 +279,40 @@ def _encode_part(
             fanout.report_part(conn, parent_id, shot_index, fraction)
             announce(parent)
 
-    if cache.lookup(key, request.main_output.output_format) is None:
+    if cache.lookup(key, plan.output.output_format) is None:
         stored = encode_segment(segment, plan, cache, key, settings, report)
         try:
-            _same_source(probed.source, validated, shot_index, shot.path)
+            _same_source(segment.source, validated, shot_index, segment.label)
         except SourceChanged:
             stored.unlink(missing_ok=True)  # encoded from a file that moved under it
             raise
     report(1.0)
     return {"shot_index": shot_index, "key": key}
+
+
+def _part_segment(
+    path: Path, settings: Settings, content: bytes, shot_index: int
+) -> tuple[Segment, Plan]:
+    """The segment a part encodes, planned as its request's job planned it.
+
+    A shot list's shot is probed alone; an editor's timeline is read again (the
+    segment of an event depends on its neighbours: a dissolve's handle)."""
+    _, request, problems = (None, None, []) if is_timeline_file(path) else parse_request(content)
+    if request is not None and request.timeline is None:
+        shot = request.shot_list[shot_index]
+        probed, problems = check_shot(path.parent, shot_index, shot, settings)
+        if probed is None:
+            raise ValidationFailed(str(path), problems)
+        encoder = encoder_for(request.main_output, settings)
+        segment = segment_for(probed, request.main_output, encoder, want_copy=False)
+        return segment, Plan(request.main_output, encoder, [segment], settings.audio_sample_rate)
+    if problems:
+        raise ValidationFailed(str(path), problems)
+    whole = make_plan(validate(path, settings, content=content), settings)
+    found = next((s for s in whole.segments if s.shot_index == shot_index), None)
+    if found is None:
+        raise RenderError(f"the timeline has no event at position {shot_index + 1}")
+    return found, replace(whole, segments=[found])
 
 
 def _validated_fingerprint(meta: jobmeta.Meta, shot_index: int) -> Fingerprint | None:
@@ -343,12 +362,13 @@ def join_assembly(request_file: str, parent_id: str) -> dict[str, object]:
         content = queued_content(path, settings, parent.meta)
         prepared = prepare(path, settings, progress, run_id=parent_id, content=content)
         expected = _parent_sources(parent.meta)
+        labels = {seg.shot_index: seg.label for seg in prepared.plan.segments}
         for index in sorted(expected):
             _same_source(
                 prepared.files.get(index, Path("/nonexistent")),
                 expected[index],
                 index,
-                prepared.validated.request.shot_list[index].path,
+                labels.get(index, f"shot {index + 1}"),
             )
         result = execute(prepared, settings, progress)
     except AssemblyError as exc:

@@ -108,3 +108,59 @@ def test_a_failing_part_fails_the_request_naming_its_shot(conn, root, media, ser
     join = adapter.fetch(conn, parent.meta["fanout"]["join"])
     assert join.get_status() in ("canceled", "deferred")  # it never ran
     assert not (project / "exports").exists() or list((project / "exports").iterdir()) == []
+
+
+def test_a_timeline_fans_out_by_event(workers, conn, root, service_settings):
+    """Each event's segment is a part (a dissolve's with its outgoing handle); the
+    join finds them all cached and conforms frame-accurately."""
+    from tests import corpus
+    from tests.mediacheck import frames_rgb
+
+    project = root / "fan_edl"
+    video = ["-vf", corpus.TAG_709, "-c:v", "libx264", "-preset", "ultrafast", "-qp", "0"]
+    images = (corpus.coded(n, 160, 90) for n in range(72))
+    tc = ["-timecode", "01:00:00:00"]
+    corpus.encode(project / "media" / "a.mov", images, (160, 90), 24, video=video + tc)
+    edl = project / "fan.edl"
+    edl.write_text(
+        "TITLE: FAN\nFCM: NON-DROP FRAME\n"
+        "001  A        V     C        01:00:00:00 01:00:00:12 01:00:00:00 01:00:00:12\n"
+        "* FROM CLIP NAME:  a.mov\n"
+        "002  A        V     C        01:00:01:00 01:00:01:12 01:00:00:12 01:00:01:00\n"
+        "* FROM CLIP NAME:  a.mov\n"
+        "003  A        V     C        01:00:01:12 01:00:01:12 01:00:01:00 01:00:01:00\n"
+        "003  A        V     D    006 01:00:00:12 01:00:00:18 01:00:01:00 01:00:01:06\n"
+        "* FROM CLIP NAME:  a.mov\n"
+        "* TO CLIP NAME:  a.mov\n"
+    )
+    workers.start(2)
+    assert admit(conn, service_settings, edl) == "queued"
+    status = StatusFile(edl)
+    wait_for(lambda: status.read().get("state") == "finished", 180, "the conform")
+    parent = adapter.fetch(conn, status.read()["job_id"])
+    assert len(parent.meta["fanout"]["parts"]) == 3  # one per event
+    codes = [corpus.read_code(f) for f in frames_rgb(project / status.read()["export"])]
+    assert codes[:24] == list(range(12)) + list(range(24, 36))
+    assert codes[-1] == 17  # the dissolve ends on the incoming event's last frame
+
+
+def test_several_outputs_render_in_one_job(workers, conn, root, media, service_settings):
+    workers.start(2)
+    project = make_project(root, media, "fan3", SHOTS)
+    request = project / "assembly.json"
+    outputs = [
+        {"name": "a", "resolution": "320x180"},
+        {"name": "b", "resolution": "160x90", "output_format": "mov"},
+    ]
+    doc = {"shots": [f"shots/{s}" for s in SHOTS], "outputs": outputs}
+    request.write_text(json.dumps(doc))
+    assert admit(conn, service_settings, request) == "queued"
+    status = StatusFile(request)
+    wait_for(lambda: status.read().get("state") == "finished", 180, "the job")
+    assert status.read()["exports"] == ["exports/fan3_a.mp4", "exports/fan3_b.mov"]
+    job = adapter.fetch(conn, status.read()["job_id"])
+    assert "fanout" not in job.meta  # a part renders one output: not split
+    assert views.view(job)["exports"] == status.read()["exports"]
+    for export, size in zip(status.read()["exports"], [(320, 180), (160, 90)], strict=True):
+        m = measure(project / export)
+        assert (m.width, m.height) == size and m.frames == 24 * 4 + 23
