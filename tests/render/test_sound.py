@@ -123,3 +123,20 @@ def test_a_file_with_sound_but_no_picture_is_refused_plainly(tmp_path):
         str(problem)
         == "shot 1 (shots/vo.m4a): has sound but no picture; audio-only files cannot be shots"
     )
+
+
+@pytest.mark.parametrize("engine", ["auto", "moviepy"])
+def test_the_first_stereo_stream_wins_over_mono_guide_tracks(tmp_path, engine):
+    """A file with two mono guide tracks, then the stereo mix: only the mix plays."""
+    folder = tmp_path / "src"
+    folder.mkdir()
+    guides = [corpus.write_wav(folder / f"g{hz}.wav", [corpus.tone(1, hz)]) for hz in (300, 500)]
+    mix = corpus.write_wav(folder / "mix.wav", [corpus.tone(1, 700)] * 2)
+    picture = [corpus.quads(160, 90, corpus.QUADRANTS)] * 24
+    source = corpus.encode(
+        folder / "mixed.mov", picture, (160, 90), audio=[*guides, mix],
+        audio_args=["-c:a", "pcm_s24le"],
+    )  # fmt: skip
+    left, right = levels(render(tmp_path, source, engine), [300, 500, 700])
+    assert left[700] == pytest.approx(0.3, abs=0.03) and right[700] == pytest.approx(0.3, abs=0.03)
+    assert max(left[300], left[500], right[300], right[500]) < 0.01
