@@ -289,3 +289,33 @@ def test_missing_media_are_named_with_their_events(project: Path) -> None:
     assert not (project / "exports").exists() or not any(
         p.suffix == ".mp4" for p in (project / "exports").iterdir()
     )
+
+
+def test_an_aaf_conforms_like_the_edl(project: Path, tmp_path: Path) -> None:
+    """The same cut as AAF, written by the AAF adapter's own writer (pyaaf2)."""
+    from tests.conform.test_formats import _aaf_dissolve
+
+    timeline = otio.adapters.read_from_file(str(put(project, "cut24.otio")))
+    for track in list(timeline.tracks):
+        if track.kind != otio.schema.TrackKind.Video:
+            timeline.tracks.remove(track)
+    for transition in timeline.find_children(descended_from_type=otio.schema.Transition):
+        _aaf_dissolve(transition)
+    scratch = tmp_path / "cut24.aaf"
+    otio.adapters.write_to_file(timeline, str(scratch), use_empty_mob_ids=True)
+    scratch.replace(project / "edit" / "cut24.aaf")
+    result = assemble(request_for(project, "edit/cut24.aaf"), Settings())
+    assert check_cut24(result.export) == [0, 0, 0]
+
+
+def test_an_fcpxml_conforms_its_own_cut(project: Path) -> None:
+    """FCPXML's adapter drops transitions: the dissolve is a cut at its centre."""
+    put(project, "cut24.fcpxml")
+    result = assemble(request_for(project, "edit/cut24.fcpxml"), Settings())
+    frames = frames_rgb(result.export)
+    codes = [corpus.read_code(f) for f in frames]
+    assert codes[:48] == list(range(12, 60))
+    assert codes[48:96] == list(range(18, 66))
+    assert all(f.max() < 30 for f in frames[96:108])
+    assert codes[108:] == list(range(36))
+    assert "fcpxml_transitions_not_read" in [w["code"] for w in entry_of(project)["warnings"]]
