@@ -40,7 +40,7 @@ from ..lifecycle import die_with_parent
 from ..pipeline.plan import make_plan, segment_for
 from ..pipeline.progress import STAGES, Progress, Sink, Update
 from ..pipeline.publish import remove_partials
-from ..pipeline.run import Prepared, execute, prepare
+from ..pipeline.run import Prepared, Result, execute, prepare
 from ..pipeline.sources import Fingerprint, Sources, fingerprint, gone
 from ..pipeline.validate import check_shot, validate
 from ..records.status import StatusFile
@@ -232,9 +232,14 @@ def run_assembly(request_file: str) -> dict[str, object]:
     except AssemblyError as exc:
         _end_early(job, settings, exc)
         raise
+    return {"exports": _finished(job, settings, path, result)}
+
+
+def _finished(job: Job, settings: Settings, path: Path, result: Result) -> list[str]:
+    """Record ``job`` finished with every export of ``result``; returns them."""
     exports = [str(out.export.relative_to(path.parent)) for out in result.outputs]
     mark_ended(job, settings, JobState.FINISHED, export=exports[0], exports=exports)
-    return {"exports": exports, "report": result.report.to_dict()}
+    return exports
 
 
 def encode_part(request_file: str, parent_id: str, shot_index: int) -> dict[str, object]:
@@ -374,9 +379,7 @@ def join_assembly(request_file: str, parent_id: str) -> dict[str, object]:
     except AssemblyError as exc:
         _end_early(parent, settings, exc)
         raise
-    exports = [str(out.export.relative_to(path.parent)) for out in result.outputs]
-    mark_ended(parent, settings, JobState.FINISHED, export=exports[0], exports=exports)
-    return {"exports": exports}
+    return {"exports": _finished(parent, settings, path, result)}
 
 
 def on_failure(
