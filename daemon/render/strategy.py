@@ -106,9 +106,11 @@ def _normalize_together(
     stats = [SegmentStats(encoded=0, cached=0, copied=0, timings={}) for _ in plans]
     # The sound is decoded and encoded on the side, while the picture is; outputs
     # with the same sound settings share one soundtrack.
+    # Keyed once: a key reads the sources' fingerprints, which may change meanwhile
+    # (that is caught before publishing, not here).
+    keys = [soundtrack_key(plan) for plan in plans]
     sounds: dict[str, Soundtrack] = {}
-    for plan in plans:
-        key = soundtrack_key(plan)
+    for plan, key in zip(plans, keys, strict=True):
         if key not in sounds:
             sounds[key] = Soundtrack(plan, cache)
     try:
@@ -119,8 +121,7 @@ def _normalize_together(
             sound.cancel()
         raise
     rest = (1 - SEGMENT_SHARE) / len(plans)
-    for i, (plan, destination) in enumerate(zip(plans, destinations, strict=True)):
-        key = soundtrack_key(plan)
+    for i, (plan, destination, key) in enumerate(zip(plans, destinations, keys, strict=True)):
         at = SEGMENT_SHARE + rest * i
         join_progress = lambda f, at=at: on_fraction(at + rest * f)  # noqa: E731
         _join(plan, items[i], sounds[key], tracks[key], destination, join_progress, stats[i])
