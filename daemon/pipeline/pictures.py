@@ -18,7 +18,7 @@ from pathlib import Path
 
 from ..media import ffmpeg
 from ..render.burnin import FONT, quote
-from ..render.model import Plan
+from ..render.model import Plan, Segment
 
 THUMBS = ".thumbs"
 #: Thumbnail width in pixels; the height follows the output's shape.
@@ -54,96 +54,87 @@ def _height(plan: Plan) -> int:
 def make_pictures(export: Path, plan: Plan) -> Pictures:
     """Write the poster, the contact sheet and each shot's thumbnail for ``export``."""
     pictures = paths_for(export, len(plan.segments))
-    folder = thumbs_dir(export)
-    folder.mkdir(exist_ok=True)
-    rate = plan.output.frame_rate
+    thumbs_dir(export).mkdir(exist_ok=True)
+    # Written under temporary names, renamed once all are there: a dashboard never
+    # shows half a set.
+    temps = [_temporary(path) for path in [pictures.sheet, pictures.poster, *pictures.shots]]
+    try:
+        _sheet_and_shots(export, plan, temps[0], temps[2:])
+        _poster(export, plan, temps[1])
+        for temp, final in zip(
+            temps, [pictures.sheet, pictures.poster, *pictures.shots], strict=True
+        ):
+            os.replace(temp, final)
+    finally:
+        for temp in temps:
+            temp.unlink(missing_ok=True)
+    return pictures
+
+
+def _temporary(final: Path) -> Path:
+    return final.with_name(f".{final.name}.{os.getpid()}.tmp.jpg")
+
+
+def _label(index: int, seg: Segment, height: int) -> str:
+    """The shot's number and name, drawn on its thumbnail in the sheet only."""
+    return "drawtext=" + ":".join(
+        [
+            f"fontfile={quote(str(FONT))}",
+            f"fontsize={max(10, height // 9)}",
+            "fontcolor=white",
+            "box=1",
+            "boxcolor=black@0.6",
+            "x=6",
+            "y=h-th-6",
+            f"text={quote(f'{index + 1}  {seg.label[-28:]}')}",
+            "expansion=none",
+            f"enable={quote(f'eq(n,{index})')}",
+        ]
+    )
+
+
+def _sheet_and_shots(export: Path, plan: Plan, sheet: Path, shots: list[Path]) -> None:
+    """One decode of the export: the middle frame of each shot, scaled, saved alone
+    (numbered, renamed into ``shots`` after) and tiled, labelled, into ``sheet``."""
     height = _height(plan)
     middles = [seg.first_frame + seg.frames // 2 for seg in plan.segments]
-    shots = [s for s in plan.segments if not s.is_gap] or plan.segments
-    poster_at = shots[0].first_frame + shots[0].frames // 3
-    temps: list[tuple[Path, Path]] = []
-
-    def temp(final: Path) -> Path:
-        path = final.with_name(f".{final.name}.{os.getpid()}.tmp.jpg")
-        temps.append((path, final))
-        return path
-
+    select = "+".join(f"eq(n,{n})" for n in middles)
+    labels = ",".join(_label(i, seg, height) for i, seg in enumerate(plan.segments))
+    columns = min(COLUMNS, len(middles))
+    rows = math.ceil(len(middles) / COLUMNS)
+    graph = ";".join(
+        [
+            f"[0:v]select={quote(select)},scale={WIDTH}:{height},setpts=N/TB,split=2[each][labelled]",
+            f"[labelled]{labels},tile={columns}x{rows}:padding=4:margin=4[sheet]",
+        ]
+    )
+    numbered = shots[0].with_name(f".{export.name}.{os.getpid()}.shot%d.tmp.jpg") if shots else None
+    each = ["-map", "[each]", "-frames:v", str(len(middles)), "-q:v", "4", "-start_number", "1"]
     try:
-        scale = f"scale={WIDTH}:{height}"
-        select = "+".join(f"eq(n,{n})" for n in middles)
-        labels = ",".join(
-            "drawtext="
-            + ":".join(
-                [
-                    f"fontfile={quote(str(FONT))}",
-                    f"fontsize={max(10, height // 9)}",
-                    "fontcolor=white",
-                    "box=1",
-                    "boxcolor=black@0.6",
-                    "x=6",
-                    "y=h-th-6",
-                    f"text={quote(f'{i + 1}  {seg.label[-28:]}')}",
-                    "expansion=none",
-                    f"enable={quote(f'eq(n,{i})')}",
-                ]
-            )
-            for i, seg in enumerate(plan.segments)
-        )
-        rows = math.ceil(len(middles) / COLUMNS)
-        columns = min(COLUMNS, len(middles))
-        graph = ";".join(
-            [
-                f"[0:v]select={quote(select)},{scale},setpts=N/TB,split=2[each][labelled]",
-                f"[labelled]{labels},tile={columns}x{rows}:padding=4:margin=4[sheet]",
-            ]
-        )
         ffmpeg.run(
             [
-                "-i",
-                str(export),
-                "-filter_complex",
-                graph,
-                "-map",
-                "[sheet]",
-                "-frames:v",
-                "1",
-                "-q:v",
-                "4",
-                str(temp(pictures.sheet)),
-                "-map",
-                "[each]",
-                "-frames:v",
-                str(len(middles)),
-                "-q:v",
-                "4",
-                "-start_number",
-                "1",
-                str(folder / f".{export.name}.{os.getpid()}.shot%d.tmp.jpg"),
+                "-i", str(export), "-filter_complex", graph,
+                "-map", "[sheet]", "-frames:v", "1", "-q:v", "4", str(sheet),
+                *([*each, str(numbered)] if numbered else []),
             ],
             what="drawing the contact sheet",
-        )
-        for i, final in enumerate(pictures.shots):
-            temps.append((folder / f".{export.name}.{os.getpid()}.shot{i + 1}.tmp.jpg", final))
-        ffmpeg.run(
-            [
-                "-ss",
-                f"{float(poster_at / rate):.6f}",
-                "-i",
-                str(export),
-                "-frames:v",
-                "1",
-                "-vf",
-                f"scale={WIDTH * 2}:-2",
-                "-q:v",
-                "3",
-                str(temp(pictures.poster)),
-            ],
-            what="taking the poster frame",
-        )
-        for path, final in temps:
-            os.replace(path, final)
-        temps.clear()
+        )  # fmt: skip
     finally:
-        for path, _ in temps:
-            path.unlink(missing_ok=True)
-    return pictures
+        if numbered is not None:
+            for i, final in enumerate(shots):
+                written = numbered.with_name(numbered.name.replace("%d", str(i + 1)))
+                if written.exists():
+                    os.replace(written, final)
+
+
+def _poster(export: Path, plan: Plan, poster: Path) -> None:
+    """A frame a third into the first real shot (not the slate, not black)."""
+    shots = [s for s in plan.segments if not s.is_gap] or plan.segments
+    at = shots[0].first_frame + shots[0].frames // 3
+    ffmpeg.run(
+        [
+            "-ss", f"{float(at / plan.output.frame_rate):.6f}", "-i", str(export),
+            "-frames:v", "1", "-vf", f"scale={WIDTH * 2}:-2", "-q:v", "3", str(poster),
+        ],
+        what="taking the poster frame",
+    )  # fmt: skip

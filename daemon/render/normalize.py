@@ -229,13 +229,9 @@ def encode_together(
     """:func:`encode_segments` for several outputs of one picture size and rate at
     once: each segment is decoded and normalized once, and split to one encoder per
     output (its own format, burn-ins and slate)."""
-    first = targets[0]
-    if not first.work:
+    if not targets[0].work:
         return [[] for _ in targets]
-    sizes = [frame_bytes(t.plan) for t in targets]
-    total = sum(item.segment.frames for item in first.work) * sizes[0]
     folders: list[Path] = []
-    failure: list[BaseException] = []
     try:
         for target in targets:
             target.cache.folder.mkdir(parents=True, exist_ok=True)
@@ -246,83 +242,100 @@ def encode_together(
             _Encoder(_encoder(t.plan, t.work, folder, settings), on_fraction if i == 0 else None)
             for i, (t, folder) in enumerate(zip(targets, folders, strict=True))
         ]
-        for enc in encoders:
-            with contextlib.suppress(OSError):
-                _set_pipe_size(enc.stdin.fileno())
-
-        def looks(k: int) -> list[Look]:
-            return [Look(t.work[k].segment, t.plan, t.plan.encoder.pix_fmt) for t in targets]
-
-        # The other outputs' frames are moved on threads of their own, in step: the
-        # reader writes a frame to each output in turn and would stall on a full pipe.
-        pool = ThreadPoolExecutor(len(targets) - 1) if len(targets) > 1 else None
-        readers = [_Reader(looks(0))]
-        delivered = 0
-        try:
-            began = time.perf_counter()
-            for index, item in enumerate(first.work):
-                reader = readers[-1]
-                # The next reader opens its source while this one is still being read.
-                if index + 1 < len(first.work):
-                    readers.append(_Reader(looks(index + 1)))
-                frames = item.segment.frames
-                sides = (
-                    [
-                        pool.submit(_count, reader.pipes[i], encoders[i].stdin, frames * sizes[i])
-                        for i in range(1, len(targets))
-                    ]
-                    if pool is not None
-                    else []
-                )
-                moved = 0
-                for moved in _move(reader.pipes[0], encoders[0].stdin, frames * sizes[0]):
-                    encoders[0].progress((delivered + moved) / total)
-                others = [f.result() // s for f, s in zip(sides, sizes[1:], strict=True)]
-                short = [moved // sizes[0], *others]
-                code = reader.wait()
-                if min(short) < frames or code != 0:
-                    got = min(short)
-                    reason = _last_line(reader.proc) or f"it gave {got} of {frames} frames"
-                    raise RenderError(
-                        f"reading failed: {reason}",
-                        shot_index=item.segment.shot_index,
-                        path=item.segment.label,
-                    )
-                delivered += frames * sizes[0]
-                if timings is not None:
-                    now = time.perf_counter()
-                    timings[f"segment {item.segment.shot_index + 1}"] = round(now - began, 3)
-                    began = now
-        except BaseException as exc:
-            failure.append(exc)
-            raise
-        finally:
-            for proc in readers:  # no reader outlives the render, whatever stopped it
-                proc.stop()
-            try:
-                for enc in encoders:
-                    enc.finish(failed=bool(failure))
-            finally:
-                if pool is not None:
-                    pool.shutdown(wait=True, cancel_futures=True)
-        made: list[list[Path]] = []
-        for target, folder in zip(targets, folders, strict=True):
-            ext = target.plan.output.output_format
-            files = sorted(folder.glob(f"*.{ext}"))
-            if len(files) != len(target.work):
-                raise RenderError(
-                    f"the encoder wrote {len(files)} segments for {len(target.work)} shots"
-                )
-            made.append(
-                [
-                    target.cache.store(path, item.key, ext)
-                    for path, item in zip(files, target.work, strict=True)
-                ]
-            )
-        return made
+        _feed(targets, encoders, timings)
+        return [_stored(t, folder) for t, folder in zip(targets, folders, strict=True)]
     finally:
         for folder in folders:
             shutil.rmtree(folder, ignore_errors=True)
+
+
+def _feed(
+    targets: list[Target], encoders: list[_Encoder], timings: dict[str, float] | None
+) -> None:
+    """Every segment of the work through its reader into the encoders, in order; then
+    the encoders finished (or, if anything failed, stopped)."""
+    work = targets[0].work
+    sizes = [frame_bytes(t.plan) for t in targets]
+    total = sum(item.segment.frames for item in work) * sizes[0]
+    # The other outputs' frames are moved on threads of their own, in step: the
+    # reader writes a frame to each output in turn and would stall on a full pipe.
+    pool = ThreadPoolExecutor(len(targets) - 1) if len(targets) > 1 else None
+    readers = [_Reader(_looks(targets, 0))]
+    failed = False
+    try:
+        delivered, began = 0, time.perf_counter()
+        for index, item in enumerate(work):
+            # The next reader opens its source while this one is still being read.
+            if index + 1 < len(work):
+                readers.append(_Reader(_looks(targets, index + 1)))
+            report = lambda moved, done=delivered: encoders[0].progress((done + moved) / total)  # noqa: E731
+            _pass(readers[index], item.segment, encoders, sizes, pool, report)
+            delivered += item.segment.frames * sizes[0]
+            if timings is not None:
+                now = time.perf_counter()
+                timings[f"segment {item.segment.shot_index + 1}"] = round(now - began, 3)
+                began = now
+    except BaseException:
+        failed = True
+        raise
+    finally:
+        for reader in readers:  # no reader outlives the render, whatever stopped it
+            reader.stop()
+        try:
+            for encoder in encoders:
+                encoder.finish(failed=failed)
+        finally:
+            if pool is not None:
+                pool.shutdown(wait=True, cancel_futures=True)
+
+
+def _looks(targets: list[Target], index: int) -> list[Look]:
+    return [Look(t.work[index].segment, t.plan, t.plan.encoder.pix_fmt) for t in targets]
+
+
+def _pass(
+    reader: _Reader,
+    segment: Segment,
+    encoders: list[_Encoder],
+    sizes: list[int],
+    pool: ThreadPoolExecutor | None,
+    report: Callable[[int], None],
+) -> None:
+    """One segment's frames from its reader to every encoder; raises if any output
+    got fewer than planned, or the reader failed."""
+    want = [segment.frames * size for size in sizes]
+    sides = (
+        [
+            pool.submit(_count, reader.pipes[i], encoders[i].stdin, want[i])
+            for i in range(1, len(want))
+        ]
+        if pool is not None
+        else []
+    )
+    moved = 0
+    for moved in _move(reader.pipes[0], encoders[0].stdin, want[0]):
+        report(moved)
+    got = min(
+        [moved // sizes[0], *(f.result() // s for f, s in zip(sides, sizes[1:], strict=True))]
+    )
+    code = reader.wait()
+    if got < segment.frames or code != 0:
+        reason = _last_line(reader.proc) or f"it gave {got} of {segment.frames} frames"
+        raise RenderError(
+            f"reading failed: {reason}", shot_index=segment.shot_index, path=segment.label
+        )
+
+
+def _stored(target: Target, folder: Path) -> list[Path]:
+    """The encoder's files, one per segment, moved into the cache."""
+    ext = target.plan.output.output_format
+    files = sorted(folder.glob(f"*.{ext}"))
+    if len(files) != len(target.work):
+        raise RenderError(f"the encoder wrote {len(files)} segments for {len(target.work)} shots")
+    return [
+        target.cache.store(path, item.key, ext)
+        for path, item in zip(files, target.work, strict=True)
+    ]
 
 
 def _count(source: IO[bytes], target: IO[bytes], count: int) -> int:
@@ -344,6 +357,8 @@ class _Encoder:
         )
         assert self.proc.stdin is not None
         self.stdin: IO[bytes] = self.proc.stdin
+        with contextlib.suppress(OSError):  # a bigger pipe is an optimisation only
+            _set_pipe_size(self.stdin.fileno())
         self._reader = threading.Thread(target=self._drain, daemon=True)
         self._reader.start()
 
