@@ -109,7 +109,9 @@ def _sheet_and_shots(export: Path, plan: Plan, sheet: Path, shots: list[Path]) -
         ]
     )
     numbered = shots[0].with_name(f".{export.name}.{os.getpid()}.shot%d.tmp.jpg") if shots else None
-    each = ["-map", "[each]", "-frames:v", str(len(middles)), "-q:v", "4", "-start_number", "1"]
+    # passthrough: one file per selected frame, none repeated to fill a frame rate.
+    each = ["-map", "[each]", "-fps_mode", "passthrough", "-frames:v", str(len(middles))]
+    each += ["-q:v", "4", "-start_number", "1"]
     try:
         ffmpeg.run(
             [

@@ -85,10 +85,16 @@ def mark_ended(
     exports = exports or ([export] if export else [])
 
     def meta_change(meta: jobmeta.Meta) -> jobmeta.Meta:
+        progress = _percent(meta.get("progress"))
+        fan = meta.get("fanout")
+        if isinstance(fan, dict) and not meta.get("joined_by"):
+            # Its parts' progress, kept: the bar stops where it was, not where the
+            # hand-off left it (the parts' hash goes away with them).
+            progress = max(progress, fanout.progress_of(job.connection, fan, job.id))
         return {
             "state": state,
             "stage": Stage.DONE if state == JobState.FINISHED else meta.get("stage", state),
-            "progress": 100.0 if state == JobState.FINISHED else meta.get("progress", 0.0),
+            "progress": 100.0 if state == JobState.FINISHED else round(progress, 1),
             "error": record,
             "export": export,
             "exports": exports,

@@ -36,7 +36,7 @@ def test_project_json_records_the_assembly_and_keeps_other_keys(
     assert entry["settings"]["resolution"] == "320x180"
     assert [s["path"] for s in entry["shots"]] == ["shots/wide24.mp4", "shots/wide30.mp4"]
     assert entry["shots"][1]["duration"] == pytest.approx(0.5)
-    assert set(entry["timings"]) == {"probe", "plan", "render", "verify", "publish"}
+    assert set(entry["timings"]) == {"probe", "plan", "render", "verify", "publish", "pictures"}
     assert entry["started_at"] < entry["finished_at"]
     assert entry["error"] is None
 

@@ -65,9 +65,17 @@ def test_canceling_the_request_cancels_every_part(workers, conn, root, media, se
     parent = adapter.fetch(conn, job_id)
     first = parent.meta["fanout"]["parts"][0]
     wait_for(lambda: adapter.fetch(conn, first).get_status() == "started", 30, "a part")
+    start = views.view(adapter.fetch(conn, job_id))["progress"]
+    wait_for(
+        lambda: views.view(adapter.fetch(conn, job_id))["progress"] > start, 60, "the parts' share"
+    )
+    shown = views.view(adapter.fetch(conn, job_id))["progress"]
     run = cancel_with_cli(service_settings, job_id)
     assert run.returncode == 0, run.stderr
     assert status.read()["state"] == "canceled"
+    # The bar stays where the parts had taken it, in Redis and in the status file.
+    assert views.view(adapter.fetch(conn, job_id))["progress"] >= shown
+    assert status.read()["progress"] >= shown
     children = [
         adapter.fetch(conn, i)
         for i in adapter.fetch(conn, job_id).meta["fanout"]["parts"]
