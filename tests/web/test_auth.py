@@ -23,6 +23,11 @@ GUARDED = [
     ("DELETE", f"{API}/jobs/x"),
     ("GET", f"{API}/jobs/x/progress"),
     ("GET", f"{API}/exports/x"),
+    ("GET", f"{API}/jobs/x/details"),
+    ("GET", f"{API}/jobs/x/poster"),
+    ("GET", f"{API}/jobs/x/exports/0"),
+    ("GET", f"{API}/jobs/x/exports/0/sheet"),
+    ("GET", f"{API}/jobs/x/shots/0/thumbnail"),
     ("GET", f"{API}/projects"),
     ("POST", f"{API}/process"),
 ]
