@@ -427,6 +427,21 @@ PATHS: dict[str, Any] = {
             ],
         )
     },
+    "/jobs/{id}": {
+        "get": _op(
+            "A job's own page (HTML): its shots, outputs and downloads; the page asks "
+            "the API for the job, so any id gets the page.",
+            {
+                "200": {"description": "the page", "content": _HTML},
+                "303": {"description": "?token= traded for a cookie"},
+                "401": {
+                    "description": "unauthorized: a login page for browsers, else JSON",
+                    "content": {**_HTML, "application/json": {"schema": _ERR}},
+                },
+            },
+            parameters=[_JOB_ID],
+        )
+    },
     "/api/v1/assembly/jobs/{id}/details": {
         "get": _op(
             "The job with its shots (thumbnails, durations, how each was made), warnings "
