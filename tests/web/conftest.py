@@ -16,6 +16,14 @@ from assemblyd.settings import Settings
 from assemblyd.states import TERMINAL
 from assemblyd.web.server import WebServer
 from tests.conftest import make_project, wait_for
+from tests.web.browser import chromium
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    """Debian's Chromium, headless (skipped without it, unless CI requires it)."""
+    with chromium() as running:
+        yield running
 
 
 class App:
