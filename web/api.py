@@ -14,7 +14,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import FileResponse, JSONResponse, Response
 
-from assemblyd.queue import commands, details, views
+from assemblyd.queue import commands, jobfiles, views
 from assemblyd.states import TERMINAL, JobState, Stage
 
 from .errors import ApiError
@@ -83,7 +83,7 @@ async def get_export(request: Request) -> Response:
         raise ApiError(409, "export_not_ready", f"job {view['id']} has no export: {why}")
     # Only the job's own export, inside its project's exports/ (and the project in a
     # watch root): a tampered meta in Redis must not turn this into a way to read any file.
-    path = details.meta_export(view, web.settings)
+    path = jobfiles.meta_export(view, web.settings)
     if path is None:
         raise ApiError(
             404,

@@ -1,6 +1,6 @@
 """The job page's API: a job's shots, outputs and warnings, and the files it made.
 
-Files are served only through :func:`assemblyd.queue.details.open_file`: the ones the
+Files are served only through :func:`assemblyd.queue.jobfiles.open_file`: the ones the
 job's entry in ``project.json`` names, found directly in the project's ``exports/``
 (pictures in ``exports/.thumbs/``), and served from the descriptor that was checked.
 URLs are made from the route names, so they follow the routes in :mod:`web.app`.
@@ -17,8 +17,9 @@ from starlette.responses import FileResponse, JSONResponse, Response
 from starlette.routing import Route
 from starlette.types import Receive, Scope, Send
 
-from assemblyd.queue import details
-from assemblyd.queue.details import FileKind, JobDetails, OpenedFile
+from assemblyd.queue import details, jobfiles
+from assemblyd.queue.details import JobDetails
+from assemblyd.queue.jobfiles import FileKind, OpenedFile
 
 from .errors import ApiError
 from .state import web_state
@@ -117,7 +118,7 @@ def _serve(kind: FileKind, *, finished: bool = False) -> Callable[[Request], Awa
                     "export_not_ready",
                     f"job {job_id} has no export: it is {view['state']}",
                 )
-            return details.open_file(details.record(view, web.settings), kind, index)
+            return jobfiles.open_file(view, web.settings, kind, index)
 
         opened = await run_in_threadpool(find)
         if opened is None:

@@ -13,7 +13,7 @@ import pytest
 from rq.job import Job
 from rq.serializers import JSONSerializer
 
-from assemblyd.queue import details
+from assemblyd.queue import jobfiles
 from assemblyd.records.files import MAX_RECORD_BYTES
 from tests.conftest import wait_for
 
@@ -419,12 +419,11 @@ def test_a_link_swapped_in_after_the_check_is_not_followed(app, deliver, tmp_pat
     secret.write_bytes(SECRET)
     thumbs = done.project / "exports" / ".thumbs"
     view = app.job(done.job_id)
-    rec = details.record(view, app.web.settings)
-    opened = details.open_file(rec, "poster", 0)
+    opened = jobfiles.open_file(view, app.web.settings, "poster", 0)
     assert opened is not None and opened.stat.st_size > 0
     opened.close()
 
-    checked = details._resolve
+    checked = jobfiles._resolve
 
     def swap_file_after_check(project: Path, named: object, kind: Any) -> Any:
         found = checked(project, named, kind)
@@ -433,8 +432,8 @@ def test_a_link_swapped_in_after_the_check_is_not_followed(app, deliver, tmp_pat
         found[0].symlink_to(secret)
         return found
 
-    monkeypatch.setattr(details, "_resolve", swap_file_after_check)
-    assert details.open_file(rec, "poster", 0) is None
+    monkeypatch.setattr(jobfiles, "_resolve", swap_file_after_check)
+    assert jobfiles.open_file(view, app.web.settings, "poster", 0) is None
 
     def swap_folder_after_check(project: Path, named: object, kind: Any) -> Any:
         found = checked(project, named, kind)
@@ -446,5 +445,5 @@ def test_a_link_swapped_in_after_the_check_is_not_followed(app, deliver, tmp_pat
         thumbs.symlink_to(away)
         return found
 
-    monkeypatch.setattr(details, "_resolve", swap_folder_after_check)
-    assert details.open_file(rec, "sheet", 0) is None
+    monkeypatch.setattr(jobfiles, "_resolve", swap_folder_after_check)
+    assert jobfiles.open_file(view, app.web.settings, "sheet", 0) is None
