@@ -52,6 +52,10 @@ WEB_MAY_IMPORT = {
     "assemblyd.request.model",
     "assemblyd.queue.connection",
     "assemblyd.queue.views",
+    # A job's shots, outputs and pictures from its project.json entry, and its files
+    # only as jobfiles clears them: read-only, like views.
+    "assemblyd.queue.details",
+    "assemblyd.queue.jobfiles",
     "assemblyd.queue.commands",
     "assemblyd.queue.events",
     # API bodies are parsed with the same size and depth limits as request files.

@@ -14,8 +14,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import FileResponse, JSONResponse, Response
 
-from assemblyd.queue import commands, views
-from assemblyd.settings import map_path
+from assemblyd.queue import commands, jobfiles, views
 from assemblyd.states import TERMINAL, JobState, Stage
 
 from .errors import ApiError
@@ -82,11 +81,10 @@ async def get_export(request: Request) -> Response:
             view["state"], f"it is {view['state']}; the export appears when it finishes"
         )
         raise ApiError(409, "export_not_ready", f"job {view['id']} has no export: {why}")
-    # Only the job's own export, inside its project's exports/: a tampered meta
-    # in Redis must not turn this into a way to read any file.
-    project = Path(map_path(view["project"] or "", web.settings)).resolve()
-    path = (project / view["export"]).resolve()
-    if not view["project"] or not path.is_relative_to(project / "exports") or not path.is_file():
+    # Only the job's own export, inside its project's exports/ (and the project in a
+    # watch root): a tampered meta in Redis must not turn this into a way to read any file.
+    path = jobfiles.meta_export(view, web.settings)
+    if path is None:
         raise ApiError(
             404,
             "export_missing",

@@ -18,7 +18,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from assemblyd.queue.connection import connect
 from assemblyd.settings import Settings
 
-from . import api, sse, submit, ws
+from . import api, details, pages, sse, submit, ws
 from .auth import Guard
 from .errors import HANDLERS, ApiError, error_response
 from .live import Hub
@@ -79,6 +79,8 @@ def routes() -> list[BaseRoute]:
         # One route, so that a 405 here lists both methods in its Allow header.
         Route(f"{API}/jobs/{{id}}", api.job, methods=["GET", "DELETE"]),
         Route(f"{API}/jobs/{{id}}/progress", sse.progress_stream, methods=["GET"]),
+        *details.routes(API),
+        Route("/jobs/{id}", pages.job_page, methods=["GET"]),
         Route(f"{API}/exports/{{id}}", api.get_export, methods=["GET"]),
         Route(f"{API}/projects", api.list_projects, methods=["GET"]),
         WebSocketRoute(f"{API}/ws", ws.live_socket),

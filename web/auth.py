@@ -1,9 +1,10 @@
 """Who may use the app: the API token, same-origin browsers, and no token in the logs.
 
-With ``api_token`` set, everything but ``/healthz`` needs it: ``Authorization:
-Bearer``, the ``assemblyd_token`` cookie, or (GET and WebSocket only, for browsers
-that cannot set headers on those) ``?token=``. Opening ``/?token=...`` sets the
-cookie and redirects to ``/``, so the token leaves the address bar and history.
+With ``api_token`` set, everything but ``/healthz`` (and the stylesheet the sign-in
+page needs) needs it: ``Authorization: Bearer``, the ``assemblyd_token`` cookie, or
+(GET and WebSocket only, for browsers that cannot set headers on those) ``?token=``.
+Opening a page (``/``, a job's ``/jobs/ID``) with ``?token=...`` sets the cookie and
+redirects to the page without it, so the token leaves the address bar and history.
 
 Without a token the app only ever binds to loopback (see :mod:`web.server`), and it
 also insists on a loopback ``Host``: a web page cannot then reach it through DNS
@@ -27,7 +28,9 @@ from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Re
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 COOKIE = "assemblyd_token"
-OPEN_PATHS = frozenset({"/healthz"})
+#: Needing no token: health checks, and the stylesheet, without which the sign-in
+#: page would be unstyled (it holds nothing about jobs).
+OPEN_PATHS = frozenset({"/healthz", "/static/app.css"})
 _SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 _COOKIE_MAX_AGE = 30 * 86400  # a dashboard on a second screen should survive a reboot
 _LOGIN_PAGE = Path(__file__).with_name("static") / "login.html"
@@ -41,6 +44,12 @@ def is_loopback(host: str) -> bool:
         return ipaddress.ip_address(host).is_loopback
     except ValueError:
         return False
+
+
+def is_page(path: str) -> bool:
+    """The dashboard's HTML pages: a browser without the token gets the sign-in form
+    there, which brings it back to the same page."""
+    return path == "/" or (path.startswith("/jobs/") and "/" not in path[len("/jobs/") :])
 
 
 def _hostname(netloc: str) -> str:
@@ -94,17 +103,18 @@ class Guard:
         if by_query:
             offered.append(query.get("token", ""))
         if not any(o and hmac.compare_digest(o.encode(), self.token.encode()) for o in offered):
-            if scope["path"] == "/" and "text/html" in headers.get("accept", ""):
+            if is_page(scope["path"]) and "text/html" in headers.get("accept", ""):
                 return HTMLResponse(_LOGIN_PAGE.read_text(), status_code=401)
             return _error(
                 401,
                 "unauthorized",
                 "this server needs its API token (Authorization: Bearer <token>)",
             )
-        if scope["type"] == "http" and scope["path"] == "/" and "token" in query:
+        if scope["type"] == "http" and is_page(scope["path"]) and "token" in query:
             # Trade the token in the URL for a cookie, and drop it from the address bar.
             rest = urlencode([(k, v) for k, v in query.items() if k != "token"])
-            response = RedirectResponse("/" + (f"?{rest}" if rest else ""), status_code=303)
+            page = scope["path"] + (f"?{rest}" if rest else "")
+            response = RedirectResponse(page, status_code=303)
             response.set_cookie(
                 COOKIE, self.token, max_age=_COOKIE_MAX_AGE, httponly=True, samesite="strict"
             )

@@ -70,11 +70,26 @@ SCHEMAS: dict[str, Any] = {
             "project": _NULL_STR,
             "request": _NULL_STR,
             "export": {**_NULL_STR, "description": "relative to the project, once finished"},
+            "exports": {
+                "type": "array",
+                "items": {"type": "string"},
+                "description": "every output's export (the first is export), once finished",
+            },
             "error": {"oneOf": [_ERR, {"type": "null"}]},
             "queued_at": _NULL_STR,
             "started_at": _NULL_STR,
             "finished_at": _NULL_STR,
             "worker": _NULL_STR,
+            "warnings": {"type": "array", "items": _ref("Notice")},
+        },
+    },
+    "Notice": {
+        "type": "object",
+        "required": ["code", "message"],
+        "properties": {
+            "code": {"type": "string"},
+            "message": {"type": "string"},
+            "shot_index": {"type": "integer", "description": "0-based; -1 is the slate"},
         },
     },
 }
@@ -107,6 +122,115 @@ def _submission() -> dict[str, Any]:
 
 SCHEMAS["Submission"] = _submission()
 
+_NULL_NUM = {"type": ["number", "null"]}
+_NULL_INT = {"type": ["integer", "null"]}
+_NULL_URL = {"type": ["string", "null"], "description": "null when there is no such file"}
+_LOUDNESS = {
+    "oneOf": [
+        {
+            "type": "object",
+            "properties": {"integrated": _NULL_NUM, "range": _NULL_NUM, "true_peak": _NULL_NUM},
+        },
+        {"type": "null"},
+    ]
+}
+SCHEMAS["Shot"] = {
+    "type": "object",
+    "description": "A piece of the cut, in order: a clip, a gap or the slate.",
+    "required": ["index", "kind", "path", "made", "thumbnail_url"],
+    "properties": {
+        "index": {"type": "integer"},
+        "kind": {"type": ["string", "null"], "enum": ["clip", "gap", "slate", None]},
+        "path": _NULL_STR,
+        "frames": _NULL_INT,
+        "record_in": {**_NULL_INT, "description": "first frame in the export"},
+        "duration": {**_NULL_NUM, "description": "seconds in the export"},
+        "in": _NULL_NUM,
+        "out": _NULL_NUM,
+        "speed": _NULL_NUM,
+        "dissolve_frames": _NULL_INT,
+        "made": {
+            "type": ["string", "null"],
+            "enum": ["copied", "encoded", "cached", None],
+            "description": "how the render made it; null until rendered",
+        },
+        "source": {
+            "oneOf": [
+                {
+                    "type": "object",
+                    "properties": {"resolution": _NULL_STR, "fps": _NULL_STR, "codec": _NULL_STR},
+                },
+                {"type": "null"},
+            ]
+        },
+        "thumbnail": {**_NULL_STR, "description": "relative to the project"},
+        "thumbnail_url": _NULL_URL,
+    },
+}
+SCHEMAS["Output"] = {
+    "type": "object",
+    "description": "One output of the request (a master, a review copy...) as delivered.",
+    "required": ["index", "name", "file", "available", "url", "download_url"],
+    "properties": {
+        "index": {"type": "integer"},
+        "name": _NULL_STR,
+        "file": {**_NULL_STR, "description": "relative to the project"},
+        "available": {"type": "boolean", "description": "the file is in exports/ now"},
+        "format": _NULL_STR,
+        "quality_preset": _NULL_STR,
+        "strategy": _NULL_STR,
+        "size_bytes": _NULL_INT,
+        "resolution": _NULL_STR,
+        "fps": _NULL_STR,
+        "video_codec": _NULL_STR,
+        "audio_codec": _NULL_STR,
+        "duration": _NULL_NUM,
+        "frames": _NULL_INT,
+        "timecode": {**_NULL_STR, "description": "of the first frame"},
+        "loudness": {**_LOUDNESS, "description": "measured, when a target was set"},
+        "loudness_target": _LOUDNESS,
+        "burnins": {
+            "type": "array",
+            "items": {
+                "type": "object",
+                "properties": {
+                    "field": {"type": "string"},
+                    "text": _NULL_STR,
+                    "position": _NULL_STR,
+                },
+            },
+        },
+        "segments": {"type": "object", "additionalProperties": {"type": "integer"}},
+        "poster": _NULL_STR,
+        "sheet": _NULL_STR,
+        "timeline": _NULL_STR,
+        "url": _NULL_URL,
+        "download_url": _NULL_URL,
+        "poster_url": _NULL_URL,
+        "sheet_url": _NULL_URL,
+        "timeline_url": _NULL_URL,
+    },
+}
+SCHEMAS["JobDetails"] = {
+    "type": "object",
+    "description": "A job with its entry in its project's project.json.",
+    "required": ["job", "recorded", "shots", "outputs", "warnings"],
+    "properties": {
+        "job": _ref("Job"),
+        "project_path": {**_NULL_STR, "description": "below its watch root"},
+        "recorded": {"type": "boolean", "description": "project.json has an entry for it"},
+        "record_problem": {**_NULL_STR, "description": "why the entry could not be read"},
+        "status": _NULL_STR,
+        "strategy": _NULL_STR,
+        "duration": _NULL_NUM,
+        "timings": {"type": "object", "additionalProperties": {"type": "number"}},
+        "warnings": {"type": "array", "items": _ref("Notice")},
+        "shots": {"type": "array", "items": _ref("Shot")},
+        "outputs": {"type": "array", "items": _ref("Output")},
+        "poster_url": _NULL_URL,
+    },
+}
+
 
 def _op(summary: str, responses: dict[str, Any], **more: Any) -> dict[str, Any]:
     """An operation, with the answers every operation may give: 401 without the API
@@ -124,6 +248,60 @@ def _op(summary: str, responses: dict[str, Any], **more: Any) -> dict[str, Any]:
 
 
 _HTML = {"text/html": {"schema": {"type": "string"}}}
+_N = {
+    "name": "n",
+    "in": "path",
+    "required": True,
+    "schema": {"type": "integer", "minimum": 0},
+    "description": "0-based: the output's (or shot's) position",
+}
+_VIDEO = {
+    "video/mp4": {"schema": {"type": "string", "format": "binary"}},
+    "video/quicktime": {"schema": {"type": "string", "format": "binary"}},
+}
+_PICTURE = {
+    "image/jpeg": {"schema": {"type": "string", "format": "binary"}},
+    "image/png": {"schema": {"type": "string", "format": "binary"}},
+}
+
+
+def _file(summary: str, content: dict[str, Any], missing: str, export: bool = False) -> Any:
+    """A file of a job, by its output's (or shot's) index ``n``; an ``export`` only
+    once the job finished, and as an attachment with ?download=1."""
+    answers = {
+        "200": {"description": "the file", "content": content},
+        "206": {"description": "a byte range of it"},
+        "404": _json(_ERR, f"job_not_found, {missing}; not_found for an index that is no number"),
+    }
+    parameters = [_JOB_ID, _N]
+    if export:
+        answers["409"] = _json(_ERR, "export_not_ready")
+        parameters.append({"name": "download", "in": "query", "schema": {"type": "string"}})
+    return {"get": _op(summary, answers, parameters=parameters)}
+
+
+_FILES: dict[str, Any] = {
+    "/api/v1/assembly/jobs/{id}/exports/{n}": _file(
+        "Output n's export, once the job finished (inline; ?download=1 as an attachment).",
+        _VIDEO,
+        "export_missing",
+        export=True,
+    ),
+    "/api/v1/assembly/jobs/{id}/exports/{n}/poster": _file(
+        "Output n's poster frame (JPEG).", _PICTURE, "file_missing"
+    ),
+    "/api/v1/assembly/jobs/{id}/exports/{n}/sheet": _file(
+        "Output n's contact sheet: a labelled thumbnail per shot (JPEG).", _PICTURE, "file_missing"
+    ),
+    "/api/v1/assembly/jobs/{id}/exports/{n}/timeline": _file(
+        "Output n's cut as OpenTimelineIO (timeline requests), as an attachment.",
+        {"application/json": {"schema": {"type": "object"}}},
+        "file_missing",
+    ),
+    "/api/v1/assembly/jobs/{id}/shots/{n}/thumbnail": _file(
+        "Shot n's thumbnail (JPEG), taken from the first output.", _PICTURE, "file_missing"
+    ),
+}
 
 PATHS: dict[str, Any] = {
     "/": {
@@ -249,6 +427,43 @@ PATHS: dict[str, Any] = {
             ],
         )
     },
+    "/jobs/{id}": {
+        "get": _op(
+            "A job's own page (HTML): its shots, outputs and downloads; the page asks "
+            "the API for the job, so any id gets the page.",
+            {
+                "200": {"description": "the page", "content": _HTML},
+                "303": {"description": "?token= traded for a cookie"},
+                "401": {
+                    "description": "unauthorized: a login page for browsers, else JSON",
+                    "content": {**_HTML, "application/json": {"schema": _ERR}},
+                },
+            },
+            parameters=[_JOB_ID],
+        )
+    },
+    "/api/v1/assembly/jobs/{id}/details": {
+        "get": _op(
+            "The job with its shots (thumbnails, durations, how each was made), warnings "
+            "and outputs (each with its file, size, format and download URL), from its "
+            "entry in project.json. A job without a readable entry still answers, with "
+            "recorded false.",
+            {"200": _json(_ref("JobDetails"), "ok"), "404": _json(_ERR, "job_not_found")},
+            parameters=[_JOB_ID],
+        )
+    },
+    "/api/v1/assembly/jobs/{id}/poster": {
+        "get": _op(
+            "The job's poster (its first output's), for the job list.",
+            {
+                "200": {"description": "the picture", "content": _PICTURE},
+                "206": {"description": "a byte range of it"},
+                "404": _json(_ERR, "job_not_found, file_missing"),
+            },
+            parameters=[_JOB_ID],
+        )
+    },
+    **_FILES,
     "/api/v1/assembly/states": {
         "get": _op(
             "The job states (and which are terminal) and the stages, in order.",

@@ -24,6 +24,11 @@ def test_any_job_id_is_a_404_not_a_500(app, job_id):
         ("DELETE", f"jobs/{quote(job_id, safe='')}"),
         ("GET", f"jobs/{quote(job_id, safe='')}/progress"),
         ("GET", f"exports/{quote(job_id, safe='')}"),
+        ("GET", f"jobs/{quote(job_id, safe='')}/details"),
+        ("GET", f"jobs/{quote(job_id, safe='')}/poster"),
+        ("GET", f"jobs/{quote(job_id, safe='')}/exports/0"),
+        ("GET", f"jobs/{quote(job_id, safe='')}/exports/0/sheet"),
+        ("GET", f"jobs/{quote(job_id, safe='')}/shots/0/thumbnail"),
     ]:
         response = app.http.request(method, f"{API}/{path}")
         assert response.status_code == 404, (method, path, response.text)

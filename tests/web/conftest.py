@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import json
 import shutil
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -11,8 +13,17 @@ import httpx
 import pytest
 
 from assemblyd.settings import Settings
+from assemblyd.states import TERMINAL
 from assemblyd.web.server import WebServer
-from tests.conftest import make_project
+from tests.conftest import make_project, wait_for
+from tests.web.browser import chromium
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    """Debian's Chromium, headless (skipped without it, unless CI requires it)."""
+    with chromium() as running:
+        yield running
 
 
 class App:
@@ -99,3 +110,56 @@ def long_project(root: Path, media: Path) -> Callable[[str], tuple[str, list[str
         return name, shots
 
     return make
+
+
+#: A master and a review copy with burn-ins and a loudness target, as issue 14 has it.
+TWO_OUTPUTS = [
+    {"name": "master", "output_format": "mov", "resolution": "320x180", "quality_preset": "draft"},
+    {
+        "name": "review",
+        "output_format": "mp4",
+        "resolution": "320x180",
+        "quality_preset": "draft",
+        "burnins": [
+            {"field": "text", "text": "CONFIDENTIAL ACME", "position": "top_center"},
+            {"field": "frame", "position": "bottom_right"},
+        ],
+        "loudness": {"integrated": -16},
+    },
+]
+DELIVERY_SHOTS = ["wide24.mp4", "portrait25.mp4", "wide30.mp4"]
+
+
+@dataclass
+class Delivered:
+    """A finished job of TWO_OUTPUTS, rendered by a real worker."""
+
+    job_id: str
+    project: Path
+    rel: str
+
+    def entry(self) -> dict[str, Any]:
+        data = json.loads((self.project / "project.json").read_text())
+        entry: dict[str, Any] = next(e for e in data["assemblies"] if e["id"] == self.job_id)
+        return entry
+
+
+@pytest.fixture
+def deliver(
+    app: App, workers: Any, project_with: Callable[..., str], root: Path
+) -> Callable[[str], Delivered]:
+    """Render TWO_OUTPUTS of three shots in the project ``name``, with one worker."""
+
+    def run(name: str) -> Delivered:
+        if not workers.procs:
+            workers.start(1)
+        rel = project_with(name, DELIVERY_SHOTS)
+        shots = [f"shots/{s}" for s in DELIVERY_SHOTS]
+        submitted = app.submit(rel, shots, name=name.rsplit("/", 1)[-1], outputs=TWO_OUTPUTS)
+        assert submitted.status_code == 202, submitted.text
+        job_id = submitted.json()["id"]
+        wait_for(lambda: app.job(job_id)["state"] in TERMINAL, 120, "the render")
+        assert app.job(job_id)["state"] == "finished", app.job(job_id)
+        return Delivered(job_id, root / rel, rel)
+
+    return run

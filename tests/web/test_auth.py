@@ -23,6 +23,12 @@ GUARDED = [
     ("DELETE", f"{API}/jobs/x"),
     ("GET", f"{API}/jobs/x/progress"),
     ("GET", f"{API}/exports/x"),
+    ("GET", "/jobs/x"),
+    ("GET", f"{API}/jobs/x/details"),
+    ("GET", f"{API}/jobs/x/poster"),
+    ("GET", f"{API}/jobs/x/exports/0"),
+    ("GET", f"{API}/jobs/x/exports/0/sheet"),
+    ("GET", f"{API}/jobs/x/shots/0/thumbnail"),
     ("GET", f"{API}/projects"),
     ("POST", f"{API}/process"),
 ]
@@ -40,6 +46,7 @@ def test_everything_but_healthz_needs_the_token(locked):
         assert response.status_code == 401, (method, path)
         assert response.json()["code"] == "unauthorized"
     assert bare.get("/healthz").status_code == 200
+    assert bare.get("/static/app.css").status_code == 200  # the sign-in page's style
     wrong = httpx.Client(base_url=locked.url, headers={"Authorization": "Bearer nope"})
     assert wrong.get(f"{API}/jobs").status_code == 401
     with pytest.raises(InvalidStatus) as refused:
@@ -78,6 +85,22 @@ def test_opening_the_dashboard_with_the_token_trades_it_for_a_cookie(locked):
     assert "HttpOnly" in cookie and "SameSite=strict" in cookie
     page = browser.get("/")  # the client kept the cookie
     assert page.status_code == 200 and "assemblyd" in page.text
+
+
+def test_a_job_page_signs_in_and_comes_back_to_itself(locked):
+    browser = httpx.Client(base_url=locked.url, headers={"Accept": "text/html"})
+    login = browser.get("/jobs/asm-x")
+    assert login.status_code == 401 and 'name="token"' in login.text
+    assert 'action="' not in login.text  # the form comes back to this page
+    response = browser.get("/jobs/asm-x", params={"token": TOKEN})
+    assert response.status_code == 303 and response.headers["location"] == "/jobs/asm-x"
+    assert response.headers["set-cookie"].startswith(f"{COOKIE}={TOKEN}")
+    page = browser.get("/jobs/asm-x")
+    assert page.status_code == 200 and 'src="/static/job.js"' in page.text
+    # Only pages trade the token: below a page it is the API's JSON refusal.
+    deeper = httpx.Client(base_url=locked.url, headers={"Accept": "text/html"})
+    refused = deeper.get("/jobs/asm-x/y", params={"token": "wrong"})
+    assert refused.status_code == 401 and refused.json()["code"] == "unauthorized"
 
 
 def test_the_token_never_reaches_the_logs(locked, caplog):

@@ -1,37 +1,29 @@
-"""The dashboard in a real browser: Debian's Chromium, headless, driven by Playwright.
+"""The dashboard in a real browser: Debian's Chromium, headless, driven by Playwright
+(see tests/web/browser.py).
 
-Skipped (saying why) without Playwright or /usr/bin/chromium; failed instead when
-ASSEMBLYD_REQUIRE_BROWSER=1, as CI sets it. Playwright's own browser downloads are
-never used: ``executable_path`` points at the system Chromium.
-
-``ASSEMBLYD_SCREENSHOT=docs/dashboard.png`` also writes the README's screenshot.
+``ASSEMBLYD_SCREENSHOTS=docs`` also writes the documentation's screenshots of the
+job list, at 1440x900 and at 390x844 (``docs/dashboard.png``, ``docs/dashboard-phone.png``).
 """
 
 from __future__ import annotations
 
 import json
-import os
-import shutil
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
 
 from assemblyd.queue.admission import admit
 from tests.conftest import wait_for
+from tests.web.browser import (
+    DESKTOP,
+    PHONE,
+    assert_laid_out,
+    open_page,
+    save_screenshot,
+)
 from tests.web.conftest import LONG_OUTPUT, SMALL
 
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-dev-shm-usage",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--no-first-run",
-]
 #: Records every value each job's bar shows, to prove it moved (not just ended at 100).
 RECORD_BARS = """
 window.__bars = {};
@@ -43,48 +35,13 @@ new MutationObserver((changes) => {
   }
 }).observe(document, {subtree: true, attributes: true, attributeFilter: ["aria-valuenow"]});
 """
-
-
-def _missing() -> str | None:
-    try:
-        import playwright.sync_api  # noqa: F401
-    except ImportError:
-        return "Playwright for Python is not installed (pip install playwright)"
-    if not CHROMIUM.exists():
-        return f"no Chromium at {CHROMIUM} (apt-get install chromium)"
-    return None
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    reason = _missing()
-    if reason:
-        if os.environ.get("ASSEMBLYD_REQUIRE_BROWSER") == "1":
-            pytest.fail(f"{reason}, and ASSEMBLYD_REQUIRE_BROWSER=1 requires the browser tests")
-        pytest.skip(reason)
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as pw:
-        chromium = pw.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        yield chromium
-        chromium.close()
+#: What lies side by side in the job list, and must not overlap.
+LIST_ROWS = ["tr.job", "tr.job-error", ".p-link", ".bar-meta", ".topbar", ".health", ".toolbar"]
 
 
 @pytest.fixture
 def page(browser: Any) -> Iterator[Any]:
-    context = browser.new_context(viewport={"width": 1600, "height": 900})
-    page = context.new_page()
-    page.set_default_timeout(30_000)
-    errors: list[str] = []
-    page.on("pageerror", lambda exc: errors.append(f"uncaught: {exc}"))
-    # A refused request (422, 409) is logged by Chromium as a console error; ours are not.
-    page.on(
-        "console",
-        lambda m: (
-            m.type == "error" and "Failed to load resource" not in m.text and errors.append(m.text)
-        ),
-    )
-    page.add_init_script(RECORD_BARS)
+    context, page, errors = open_page(browser, DESKTOP, RECORD_BARS)
     yield page
     context.close()
     assert errors == [], errors
@@ -172,7 +129,7 @@ def test_validation_problems_show_in_the_form_and_nothing_is_queued(app, page, p
 def test_the_dashboard_with_jobs_in_every_state(
     app, workers, watcher, page, project_with, long_project, root, conn, service_settings, tmp_path
 ):
-    """Also the README's screenshot (ASSEMBLYD_SCREENSHOT=docs/dashboard.png)."""
+    """Also the layout at a desk and on a phone, and the screenshots of the list."""
     from playwright.sync_api import expect
 
     workers.start(2)
@@ -230,11 +187,17 @@ def test_the_dashboard_with_jobs_in_every_state(
     expect(page.locator("tr.job-error", has_text="shots/sh040_v2.mov")).to_contain_text(
         "file not found"
     )
-    shot = tmp_path / "dashboard.png"
-    page.screenshot(path=str(shot), animations="disabled")  # bars at their final width
-    assert shot.stat().st_size > 20_000
-    if target := os.environ.get("ASSEMBLYD_SCREENSHOT"):
-        shutil.copyfile(shot, target)
+    # Every state on screen: the layout at both sizes, and the documentation's pictures.
+    for size, viewport in (("desktop", DESKTOP), ("phone", PHONE)):
+        page.set_viewport_size(viewport)
+        assert_laid_out(page, size, LIST_ROWS)
+        posters = page.locator("tr.job[data-state=finished] img.poster")
+        expect(posters).to_have_count(2)
+        for i in range(2):
+            expect(posters.nth(i)).to_be_visible()
+            assert posters.nth(i).evaluate("img => img.complete && img.naturalWidth") > 0
+        name = "dashboard.png" if size == "desktop" else "dashboard-phone.png"
+        save_screenshot(page, tmp_path, name, full_page=False)
     for job_id in running:  # let the workers stop quickly
         api.delete(f"/api/v1/assembly/jobs/{job_id}")
 

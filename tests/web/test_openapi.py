@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 from starlette.routing import Mount, Route, WebSocketRoute
 
 from assemblyd.web.app import routes
@@ -10,12 +12,14 @@ from assemblyd.web.app import routes
 def _routes() -> set[tuple[str, str]]:
     found = set()
     for route in routes():
+        # OpenAPI paths name parameters without Starlette's convertors: {n:int} is {n}.
+        path = re.sub(r"{(\w+):\w+}", r"{\1}", route.path)
         if isinstance(route, Mount):  # static files: not an API
             continue
         if isinstance(route, WebSocketRoute):
-            found.add((route.path, "get"))  # the handshake is a GET
+            found.add((path, "get"))  # the handshake is a GET
         elif isinstance(route, Route):
-            found |= {(route.path, m.lower()) for m in route.methods or () if m != "HEAD"}
+            found |= {(path, m.lower()) for m in route.methods or () if m != "HEAD"}
     return found
 
 

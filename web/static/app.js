@@ -1,40 +1,19 @@
 // assemblyd dashboard: live job table over the WebSocket, cancel, downloads, submit form.
-// Plain script, no build step. The server sends whole job views; this file only
-// displays them, so it keeps no state that could disagree with Redis.
-"use strict";
+// An ES module, no build step (shared.js holds what a job's page uses too). The
+// server sends whole job views; this file only displays them, so it keeps no state
+// that could disagree with Redis.
+import {
+  $, API, ERROR_TITLE, cancelJob, clock, label, loadStates as fetchStates, newer, openLive, since,
+  states, took,
+} from "./shared.js";
 
-const API = "/api/v1/assembly";
 // The job states come from the server (GET /states), never from a copy kept here.
 let STATES = [];
 let TERMINAL = new Set();
-const RANK = {}; // queued 0, running 1, ended 2: a later state never steps back
-const label = (state) => state.charAt(0).toUpperCase() + state.slice(1);
-const ERROR_TITLE = {
-  invalid_request: "Invalid request", unreadable_media: "Unreadable media", render_failed: "Render failed",
-  verify_failed: "Export did not verify", publish_failed: "Could not publish", canceled: "Canceled",
-  worker_died: "Worker died", timeout: "Timed out", interrupted: "Interrupted by a shutdown",
-  internal_error: "Internal error",
-};
-
-const $ = (sel, el = document) => el.querySelector(sel);
 const jobs = new Map(); // id -> {view, row, err}
 const filter = { state: "", text: "" };
 
 // ---------------------------------------------------------------- formatting
-function clock(seconds) {
-  if (!(seconds >= 0)) return "";
-  const s = Math.floor(seconds % 60), m = Math.floor(seconds / 60) % 60, h = Math.floor(seconds / 3600);
-  const mm = h ? String(m).padStart(2, "0") : String(m);
-  return (h ? h + ":" : "") + mm + ":" + String(s).padStart(2, "0");
-}
-function since(iso) {
-  if (!iso) return "";
-  const sec = (Date.now() - Date.parse(iso)) / 1000;
-  if (sec < 45) return "just now";
-  if (sec < 3600) return Math.round(sec / 60) + " min ago";
-  if (sec < 86400) return Math.round(sec / 3600) + " h ago";
-  return new Date(iso).toLocaleDateString(undefined, { month: "short", day: "numeric" });
-}
 let roots = []; // watch roots, to show projects by their path below one
 function parts(path) {
   let p = path || "";
@@ -45,16 +24,6 @@ function parts(path) {
 function shorten(text) { // paths in messages, as below their root
   for (const r of roots) text = text.split(r + "/").join("");
   return text;
-}
-function elapsed(v) {
-  const start = Date.parse(v.started_at || v.queued_at);
-  const end = v.finished_at ? Date.parse(v.finished_at) : Date.now();
-  return (end - start) / 1000;
-}
-function newer(a, b) { // is view a a later state than view b? (mirrors web/live.py)
-  if (a.queued_at !== b.queued_at) return (a.queued_at || "") >= (b.queued_at || "");
-  return (RANK[a.state] || 0) > (RANK[b.state] || 0) ||
-    ((RANK[a.state] || 0) === (RANK[b.state] || 0) && (a.progress || 0) >= (b.progress || 0));
 }
 
 // ---------------------------------------------------------------- the table
@@ -80,6 +49,7 @@ function paint(entry) {
   const p = parts(v.project);
   $(".p-name", row).textContent = p.name;
   $(".p-name", row).title = v.project || "";
+  $(".p-link", row).href = `/jobs/${encodeURIComponent(v.id)}`;
   const request = (v.request || "").split("/").pop();
   $(".p-sub", row).textContent = [p.parent, request].filter(Boolean).join("  ·  ");
   const pct = Math.max(0, Math.min(100, Number(v.progress) || 0));
@@ -93,6 +63,7 @@ function paint(entry) {
   if (entry.painted !== state + (v.export || "")) { // actions only change with the state
     entry.painted = state + (v.export || "");
     paintActions(entry);
+    paintPoster(entry);
   }
   const error = v.error;
   entry.err.hidden = !error || state === "finished";
@@ -112,9 +83,7 @@ function paintTimes(entry) {
     d.title = "waiting";
     d.classList.add("dim");
   } else {
-    const sec = elapsed(v);
-    // A quick job's "0:00" says nothing: ended jobs under a minute get tenths.
-    d.textContent = TERMINAL.has(v.state) && sec < 60 ? sec.toFixed(1) + " s" : clock(sec);
+    d.textContent = took(v, TERMINAL);
     d.title = v.started_at ? "since the render started" : "";
     d.classList.remove("dim");
   }
@@ -150,6 +119,15 @@ function paintActions(entry) {
     dl.setAttribute("download", name);
     cell.append(open, dl);
   }
+}
+
+function paintPoster(entry) { // a finished job's poster frame; the empty frame otherwise
+  const v = entry.view, img = $(".poster", entry.row);
+  const src = v.state === "finished" && v.export ? `${API}/jobs/${encodeURIComponent(v.id)}/poster` : "";
+  if (!src) { img.hidden = true; img.removeAttribute("src"); return; }
+  img.onload = () => { img.hidden = false; };
+  img.onerror = () => { img.hidden = true; }; // no pictures (an older job, or they failed)
+  if (img.getAttribute("src") !== src) img.src = src;
 }
 
 function place(entry) { // newest first, by queued_at
@@ -233,35 +211,21 @@ $("#search").addEventListener("input", (ev) => {
 });
 
 // ---------------------------------------------------------------- live updates
-let socket = null, retry = 0;
 function setLive(state, text) {
   const pill = $("#live");
   pill.dataset.state = state;
   pill.textContent = text;
 }
 function connect() {
-  const scheme = location.protocol === "https:" ? "wss" : "ws";
-  socket = new WebSocket(`${scheme}://${location.host}${API}/ws`);
-  socket.onopen = () => { retry = 0; setLive("live", "live"); };
-  socket.onmessage = (ev) => {
-    const msg = JSON.parse(ev.data);
-    if (msg.type === "snapshot") snapshot(msg.jobs);
-    else if (msg.type === "update") msg.jobs.forEach(upsert);
-    else if (msg.type === "status") {
-      setLive(msg.redis ? "live" : "down", msg.redis ? "live" : "Redis unreachable");
-      setPill("#redis", msg.redis);
-    }
-    refreshCounts();
-  };
-  socket.onclose = async () => {
-    retry = Math.min(retry + 1, 6);
-    setLive("connecting", "reconnecting…");
-    if (retry > 1) { // a refused handshake looks like any drop: ask whether we are signed out
-      const r = await fetch(`${API}/projects`).catch(() => null);
-      if (r && r.status === 401) { location.assign("/"); return; } // the sign-in form
-    }
-    setTimeout(connect, 500 * retry);
-  };
+  openLive({
+    onLink: setLive,
+    onMessage(msg) {
+      if (msg.type === "snapshot") snapshot(msg.jobs);
+      else if (msg.type === "update") msg.jobs.forEach(upsert);
+      else if (msg.type === "status") setPill("#redis", msg.redis);
+      refreshCounts();
+    },
+  });
 }
 
 // ---------------------------------------------------------------- health
@@ -279,33 +243,6 @@ async function health() {
     setPill("#watcher", h.watcher_alive, h.watcher_alive ? "watcher" : "no watcher");
   } catch {
     setPill("#redis", false);
-  }
-}
-
-// ---------------------------------------------------------------- actions
-function toast(text, kind = "") {
-  const t = document.createElement("div");
-  t.className = "toast " + kind;
-  t.textContent = text;
-  $("#toasts").append(t);
-  setTimeout(() => t.remove(), 6000);
-}
-
-async function cancelJob(id, button) {
-  if (!button.classList.contains("confirm")) { // two clicks: no modal dialog on a second screen
-    button.classList.add("confirm");
-    button.textContent = "Confirm";
-    setTimeout(() => { button.classList.remove("confirm"); button.textContent = "Cancel"; }, 4000);
-    return;
-  }
-  button.disabled = true;
-  button.textContent = "Stopping…";
-  const r = await fetch(`${API}/jobs/${encodeURIComponent(id)}`, { method: "DELETE" });
-  if (!r.ok) {
-    const body = await r.json().catch(() => ({}));
-    toast(body.message || `cancel failed (${r.status})`, "bad");
-    button.disabled = false;
-    button.textContent = "Cancel";
   }
 }
 
@@ -456,30 +393,20 @@ setInterval(() => { // clocks of live jobs every second; "3 min ago" of the rest
   for (const e of jobs.values()) if (!TERMINAL.has(e.view.state) || ticks % 20 === 0) paintTimes(e);
 }, 1000);
 async function loadStates() {
-  for (;;) {
-    try {
-      const r = await fetch(`${API}/states`);
-      if (r.status === 401) { location.assign("/"); return false; }
-      if (r.ok) {
-        const body = await r.json();
-        STATES = body.states;
-        TERMINAL = new Set(body.terminal);
-        for (const s of STATES) RANK[s] = TERMINAL.has(s) ? 2 : s === STATES[0] ? 0 : 1;
-        // Filter buttons, busiest first: what is moving, then what waits, then the rest.
-        const order = [...STATES.filter((s) => !TERMINAL.has(s)).reverse(), ...STATES.filter((s) => TERMINAL.has(s))];
-        $("#filters").append(...order.map((s) => {
-          const b = document.createElement("button");
-          b.type = "button";
-          b.dataset.state = s;
-          b.setAttribute("aria-pressed", "false");
-          b.append(label(s) + " ", document.createElement("b"));
-          return b;
-        }));
-        return true;
-      }
-    } catch { /* the server is starting or away: try again */ }
-    await new Promise((done) => setTimeout(done, 1000));
-  }
+  if (!(await fetchStates())) return false;
+  STATES = states.list;
+  TERMINAL = states.terminal;
+  // Filter buttons, busiest first: what is moving, then what waits, then the rest.
+  const order = [...STATES.filter((s) => !TERMINAL.has(s)).reverse(), ...STATES.filter((s) => TERMINAL.has(s))];
+  $("#filters").append(...order.map((s) => {
+    const b = document.createElement("button");
+    b.type = "button";
+    b.dataset.state = s;
+    b.setAttribute("aria-pressed", "false");
+    b.append(label(s) + " ", document.createElement("b"));
+    return b;
+  }));
+  return true;
 }
 
 setInterval(health, 10000);
