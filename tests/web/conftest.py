@@ -121,7 +121,7 @@ TWO_OUTPUTS = [
         "resolution": "320x180",
         "quality_preset": "draft",
         "burnins": [
-            {"field": "text", "text": "CONFIDENTIAL ACME", "position": "top_center"},
+            {"field": "text", "text": "CONFIDENTIAL: ACME", "position": "top_center"},
             {"field": "frame", "position": "bottom_right"},
         ],
         "loudness": {"integrated": -16},

@@ -74,7 +74,7 @@ def test_the_details_of_a_job_with_two_outputs_and_its_files(app, deliver):
     assert abs(review["loudness"]["integrated"] + 16) <= 1  # measured on the export
     assert review["burnins"][0] == {
         "field": "text",
-        "text": "CONFIDENTIAL ACME",
+        "text": "CONFIDENTIAL: ACME",
         "position": "top_center",
     }
 
@@ -111,13 +111,6 @@ def test_the_details_of_a_job_with_two_outputs_and_its_files(app, deliver):
     )
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="pipeline/pictures.py writes the [each] thumbnails through image2 at a constant "
-    "rate: the frames it selected sit a second apart (setpts=N/TB), so the first is "
-    "repeated and every shot's thumbnail is the first shot's (the contact sheet is right); "
-    "-fps_mode passthrough on that output would keep them",
-)
 def test_each_shot_has_a_thumbnail_of_its_own(app, deliver):
     import av
 

@@ -95,7 +95,7 @@ def test_a_finished_job_from_the_list_to_its_page_and_downloads(
     expect(master).to_contain_text("320x180 · 24 fps")
     expect(master).not_to_contain_text("LUFS")
     expect(review).to_contain_text("MP4 · H264 · AAC")
-    expect(review).to_contain_text("“CONFIDENTIAL ACME” (top center), frame (bottom right)")
+    expect(review).to_contain_text("“CONFIDENTIAL: ACME” (top center), frame (bottom right)")
     expect(review).to_contain_text("target -16")
     expect(review.locator(".facts")).to_contain_text("LUFS")
     for card, name in ((master, "seq050_master.mov"), (review, "seq050_review.mp4")):
