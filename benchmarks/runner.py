@@ -161,7 +161,13 @@ class Bench:
             problems += media_problems(export, expected, shots, av_sync=True)
             frames = inspect_media(export).frames if export.is_file() else 0
         exports = folder / "exports"
-        left = sorted(p.name for p in exports.iterdir() if p != export)
+        # The pictures of the cut are expected beside it; anything else is a leftover.
+        left = sorted(p.name for p in exports.iterdir() if p not in (export, exports / ".thumbs"))
+        if (
+            result.returncode == 0
+            and not (exports / ".thumbs" / f"{export.name}.poster.jpg").is_file()
+        ):
+            problems.append("no poster in exports/.thumbs")
         warnings = (f"left in exports/ besides the export: {', '.join(left)}",) if left else ()
         for stray in exports.iterdir():
             if stray.is_dir():

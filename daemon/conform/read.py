@@ -35,34 +35,14 @@ from ..media.timecode import read_start_timecode
 from ..settings import Settings
 from ..timecode import TimecodeError, from_frame, to_frame
 from . import edl
+from .detect import format_of
 from .find import ClipRef, Found, MediaIndex
 from .flatten import Segment, flatten, pieces_of
 from .model import Conform, Event, MediaClock
-from .timeline import FORMATS, Clip, Loaded, Unreadable, format_of, load
+from .timeline import Clip, Loaded, Unreadable, load
 
 #: Media files probed at once (as validation does: the disk is the limit).
 PROBE_THREADS = 4
-
-
-def may_be_timeline(name: str | Path) -> bool:
-    """By its name alone (nothing opened): could this be a timeline? An ``.xml``
-    then still has to be FCP 7's (see :func:`is_timeline_file`)."""
-    name = Path(name).name
-    return not name.startswith(".") and Path(name).suffix.lower() in FORMATS
-
-
-def is_timeline_file(path: Path) -> bool:
-    """``*.otio``, ``*.otioz``, ``*.edl``, ``*.fcpxml``, ``*.aaf``, and ``*.xml`` whose
-    root element is FCP 7's ``xmeml``; not hidden files."""
-    path = Path(path)
-    if path.name.startswith("."):
-        return False
-    return format_of(path) is not None
-
-
-def request_limit(path: Path, settings: Settings) -> int:
-    """The most bytes read of a request file: a timeline may be larger than a shot list."""
-    return settings.max_timeline_bytes if is_timeline_file(path) else settings.max_request_bytes
 
 
 def read_timeline(

@@ -26,22 +26,11 @@ from typing import Any
 
 import opentimelineio as otio
 
-from ..errors import UnsafeInput
 from ..request.model import FRAME_RATES
 from ..timecode import Timecode, TimecodeError, from_frame, label_rate
-from ..untrusted import read_start
 from . import edl
 from .find import ClipRef
 
-#: suffix -> (format, OTIO adapter, what people call it)
-FORMATS: dict[str, tuple[str, str, str]] = {
-    ".otio": ("otio", "otio_json", "OpenTimelineIO"),
-    ".otioz": ("otioz", "otioz", "OpenTimelineIO (zipped)"),
-    ".edl": ("edl", "cmx_3600", "CMX 3600 EDL"),
-    ".xml": ("fcp7", "fcp_xml", "Final Cut Pro 7 XML"),
-    ".fcpxml": ("fcpx", "fcpx_xml", "FCPXML"),
-    ".aaf": ("aaf", "AAF", "AAF"),
-}
 #: Rates an editing system can mean by a float such as 23.976023976023978.
 _KNOWN_RATES = sorted({*FRAME_RATES.values(), Fraction(48000, 1001), Fraction(120000, 1001)})
 _DISSOLVE_NAME = re.compile(r"dissolve", re.IGNORECASE)
@@ -148,39 +137,6 @@ def snap_rate(value: float) -> Fraction:
 def seconds_of(time: Any) -> Fraction:
     """An OTIO RationalTime as exact seconds."""
     return Fraction(float(time.value)) / snap_rate(float(time.rate))
-
-
-#: How much of an ``.xml`` file is read to find its root element: a prolog, a
-#: doctype and comments fit.
-XML_HEAD_BYTES = 64 * 1024
-
-
-def format_of(path: Path) -> tuple[str, str, str] | None:
-    """(format, adapter, name) of a timeline file, or None. An ``.xml`` file is a
-    timeline only when its root element is FCP 7's ``xmeml``."""
-    found = FORMATS.get(path.suffix.lower())
-    if found and found[0] == "fcp7" and xml_root(path) != "xmeml":
-        return None
-    return found
-
-
-def xml_root(path: Path) -> str | None:
-    """The name of the root element, read from the start of the file only (any
-    ``.xml`` in a watched folder is asked: a FIFO or a device is never read)."""
-    try:
-        head = read_start(path, XML_HEAD_BYTES)
-    except (OSError, UnsafeInput):
-        return None
-    parser: ET.XMLPullParser[ET.Element] = ET.XMLPullParser(events=("start",))
-    try:
-        parser.feed(head)
-    except ET.ParseError:
-        return None
-    for event in parser.read_events():
-        element = event[-1] if isinstance(event, tuple) else None
-        if isinstance(element, ET.Element):
-            return str(element.tag).rpartition("}")[2]
-    return None
 
 
 def read_adapter(path: Path, fmt: str, adapter: str, text: str | None, rate: Fraction) -> Any:

@@ -20,8 +20,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from ..conform.export import write_otio
-from ..conform.read import is_timeline_file, request_limit
+from ..conform.detect import is_timeline_file, request_limit
 from ..errors import Notice, RenderError, ValidationFailed, VerifyError, describe
 from ..render.model import Plan, SegmentStats
 from ..render.strategy import render_all
@@ -247,6 +246,8 @@ def _extras(prepared: Prepared, out: Delivered, progress: Progress) -> Delivered
     seconds["pictures"] = round(seconds.get("pictures", 0.0) + time.perf_counter() - began, 3)
     conform = prepared.validated.conform
     if conform is not None:
+        from ..conform.export import write_otio  # only a conform needs OpenTimelineIO
+
         timeline = out.export.with_suffix(".otio")
         try:
             write_otio(conform, rendered_events(conform, out.plan, out.segments), timeline)

@@ -17,8 +17,8 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from ..conform.detect import is_timeline_file
 from ..conform.model import Conform
-from ..conform.read import is_timeline_file, read_timeline
 from ..errors import ProbeError, Problem, ValidationFailed
 from ..media.info import MediaInfo
 from ..media.probe import check_decodes, probe
@@ -241,6 +241,10 @@ def _timeline(
 
     A timeline dropped as it is gets the default outputs, at the timeline's own rate
     (an EDL's rate is then worked out by the conform; see :mod:`..conform.read`)."""
+    # Imported here: OpenTimelineIO and its adapters take 0.2 s to import, and a
+    # shot list never needs them (the CLI renders a copy join in about a second).
+    from ..conform.read import read_timeline
+
     asked = request.main_output.frame_rate if request and _rate_given(raw) else None
     conform = read_timeline(timeline, project, settings, asked)
     if request is None:

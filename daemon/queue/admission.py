@@ -22,7 +22,7 @@ from pathlib import Path
 
 from redis import Redis
 
-from ..conform.read import is_timeline_file, request_limit
+from ..conform.detect import is_timeline_file, request_limit
 from ..errors import ValidationFailed
 from ..records.status import StatusFile, StatusRecord
 from ..request.parse import parse_request, read_request_bytes

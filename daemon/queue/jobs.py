@@ -20,7 +20,7 @@ from rq.exceptions import AbandonedJobError
 from rq.job import Job
 from rq.timeouts import JobTimeoutException
 
-from ..conform.read import is_timeline_file, request_limit
+from ..conform.detect import is_timeline_file, request_limit
 from ..errors import (
     Abandoned,
     AssemblyError,

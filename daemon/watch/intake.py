@@ -18,7 +18,7 @@ from pathlib import Path
 
 from redis import Redis, RedisError
 
-from ..conform.read import is_timeline_file, may_be_timeline, request_limit
+from ..conform.detect import is_timeline_file, may_be_timeline, request_limit
 from ..errors import error_record
 from ..queue import housekeeping
 from ..queue.adapter import job_id_for

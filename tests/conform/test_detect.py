@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from assemblyd.conform.read import is_timeline_file
+from assemblyd.conform.detect import is_timeline_file
 from tests.conform.conftest import SAMPLES
 
 
