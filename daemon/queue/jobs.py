@@ -37,11 +37,11 @@ from ..lifecycle import die_with_parent
 from ..pipeline.plan import segment_for
 from ..pipeline.progress import STAGES, Progress, Sink, Update
 from ..pipeline.publish import remove_partials
-from ..pipeline.run import Prepared, execute, prepare
+from ..pipeline.run import Prepared, Result, execute, prepare
 from ..pipeline.sources import Fingerprint, Sources, fingerprint, gone
 from ..pipeline.validate import check_shot
 from ..records.status import StatusFile
-from ..render.cache import SegmentCache, cache_dir_for
+from ..render.cache import cache_dir_for, project_cache
 from ..render.model import Plan
 from ..render.normalize import encode_segment
 from ..render.presets import encoder_for
@@ -49,7 +49,7 @@ from ..request.parse import parse_request, read_request_bytes
 from ..settings import Settings, current, map_path
 from ..stamps import now_iso, sha256_hex
 from ..states import JobState, Stage
-from . import fanout, housekeeping
+from . import fanout, housekeeping, stats
 from . import meta as jobmeta
 from .adapter import fetch
 from .connection import UNREACHABLE
@@ -157,7 +157,7 @@ def _split(job: Job, settings: Settings, prepared: Prepared) -> bool:
     plan, path = prepared.plan, prepared.validated.request_path
     if plan.strategy != "normalize" or not settings.fanout_min_segments:
         return False
-    cache = SegmentCache(cache_dir_for(path.parent, settings), settings.cache_max_bytes)
+    cache = project_cache(path.parent, settings)
     todo = fanout.uncached(plan, cache)
     if len(todo) < settings.fanout_min_segments:
         return False
@@ -227,8 +227,23 @@ def run_assembly(request_file: str) -> dict[str, object]:
     except AssemblyError as exc:
         _end_early(job, settings, exc)
         raise
+    _count_render(job, settings, result)
     mark_ended(job, settings, JobState.FINISHED, export=str(result.export.relative_to(path.parent)))
     return {"export": str(result.export), "report": result.report.to_dict()}
+
+
+def _count_render(job: Job, settings: Settings, result: Result, by_parts: int = 0) -> None:
+    """Count the render for /metrics. A join takes from the cache the segments its
+    parts (``by_parts``) encoded a moment ago: they count as encoded, not cached."""
+    got = result.segments
+    moved = min(by_parts, got["cached"])
+    counts = {
+        "encoded": got["encoded"] + moved,
+        "cached": got["cached"] - moved,
+        "copied": got["copied"],
+    }
+    seconds = float(result.timings.get(Stage.RENDER.value, 0.0))
+    stats.rendered(job.connection, settings, result.plan.strategy, seconds, counts)
 
 
 def encode_part(request_file: str, parent_id: str, shot_index: int) -> dict[str, object]:
@@ -268,7 +283,7 @@ def _encode_part(
     encoder = encoder_for(request.main_output, settings)
     segment = segment_for(probed, request.main_output, encoder, want_copy=False)
     plan = Plan(request.main_output, encoder, [segment], settings.audio_sample_rate)
-    cache = SegmentCache(cache_dir_for(path.parent, settings), settings.cache_max_bytes)
+    cache = project_cache(path.parent, settings)
     key = cache.key(segment, plan)
     last = [0.0]
 
@@ -350,6 +365,7 @@ def join_assembly(request_file: str, parent_id: str) -> dict[str, object]:
     except AssemblyError as exc:
         _end_early(parent, settings, exc)
         raise
+    _count_render(job, settings, result, by_parts=len(fanout.children(parent.meta)) - 1)
     export = str(result.export.relative_to(path.parent))
     mark_ended(parent, settings, JobState.FINISHED, export=export)
     return {"export": str(result.export)}
@@ -376,13 +392,20 @@ def on_failure(
         error = InternalError(RuntimeError("the job failed without saying why"))
     parent_id = job.meta.get("parent")
     if parent_id:
+        shot = job.meta.get("shot_index")
+        if isinstance(error, WorkerDied) and isinstance(shot, int) and job.retries_left:
+            # A part whose worker died runs once more, on whichever worker takes it
+            # (RQ queues it again right after this hook); only a second death fails it.
+            log.warning("%s: its worker died; shot %d runs again", job.id, shot + 1)
+            return
+        job.retries_left = 0  # a part that failed by itself would fail again
         # A part or the join: the request fails, naming the shot; the rest stops.
         parent = fetch(connection, str(parent_id))
-        shot = job.meta.get("shot_index")
         if isinstance(shot, int) and error.shot_index is None:
             error.shot_index = shot
         fanout.cancel_children(connection, parent.meta, spare=job.id)
         _end_early(parent, settings, error)
+        fanout.release(connection, settings, parent)  # its join will never end: settle it
         return
     _end_early(job, settings, error)
 
