@@ -78,7 +78,8 @@ def launch(
             description=f"normalize shot {seg.shot_index + 1} of {request}",
             # A part whose worker died runs once more (see jobs.on_failure); one that
             # failed by itself does not (a bad shot stays bad).
-            retry=Retry(max=PART_ATTEMPTS - 1),
+            # First in line when it does: its siblings may be done, the request waits.
+            retry=Retry(max=PART_ATTEMPTS - 1, enqueue_at_front=True),
         )
         for seg in todo
     ]
@@ -256,10 +257,10 @@ def wait_for_join(job: Job, queue: Queue, cleanup: Callable[[Pipeline], None]) -
                 continue
 
 
-def release(conn: Redis, settings: Settings, parent: Job) -> bool:
+def release(conn: Redis, parent: Job) -> bool:
     """Queue a deferred request to be settled now: it ended while its join never
     will (a part failed, so the join was canceled). False if it was not waiting."""
-    queue = open_queue(conn, settings)
+    queue = Queue(parent.origin, connection=conn, serializer=JSONSerializer)
     join = children(parent.meta if isinstance(parent.meta, dict) else {})[-1:]
     with conn.pipeline() as pipe:
         while True:

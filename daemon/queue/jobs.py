@@ -166,7 +166,9 @@ def _split(job: Job, settings: Settings, prepared: Prepared) -> bool:
     sources = {str(i): fp.to_list() for i, fp in prepared.sources.items()}
     if not jobmeta.update(job, sources=sources):
         raise Abandoned(str(job.meta["state"]))
-    fanout.launch(job, job.connection, settings, path, todo, start)
+    # The parts and the join get the request as it was queued (the watcher's path,
+    # signed): each worker maps it to its own view of the NAS (path_map).
+    fanout.launch(job, job.connection, settings, Path(str(job.args[0])), todo, start)
     StatusFile(path).write(
         job_id=job.id, state=JobState.RUNNING, stage=Stage.RENDER, progress=start
     )
@@ -405,7 +407,7 @@ def on_failure(
             error.shot_index = shot
         fanout.cancel_children(connection, parent.meta, spare=job.id)
         _end_early(parent, settings, error)
-        fanout.release(connection, settings, parent)  # its join will never end: settle it
+        fanout.release(connection, parent)  # its join will never end: settle it
         return
     _end_early(job, settings, error)
 

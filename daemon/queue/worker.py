@@ -166,7 +166,9 @@ class AssemblyWorker(Worker):
         error = job.meta.get("error") if isinstance(job.meta, dict) else None
         ended: AssemblyError
         if isinstance(error, dict) and isinstance(error.get("message"), str):
-            ended = AssemblyError(str(error["message"]), code=str(error.get("code") or "failed"))
+            code = str(error.get("code") or "failed")
+            # What RQ shows (rq info, rq-dashboard): the request's own code and words.
+            ended = AssemblyError(f"{code}: {error['message']}", code=code)
         else:
             ended = InternalError(
                 RuntimeError("its join ended without recording the request's end")

@@ -361,6 +361,7 @@ class Watcher:
                         self.intake.scan()
                         self.last_scan = now_iso()
                         next_scan = time.monotonic() + self.settings.rescan_interval
+                        next_beat = 0.0  # say so at once (/metrics, assemblyd status)
                     if time.monotonic() >= next_sweep:
                         self._guarded("sweeping dead runs' leftovers", self.intake.sweep)
                         next_sweep = time.monotonic() + self.settings.sweep_interval

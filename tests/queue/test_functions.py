@@ -28,13 +28,13 @@ from assemblyd.queue.reaper import reap_abandoned
 from assemblyd.records.status import StatusFile
 from tests.conftest import make_project, request_doc, service_env
 
-CANARY = '''
+CANARY = """
 from pathlib import Path
 Path(__file__).with_name("imported").touch()
 
 def hit(*args, **kwargs):
     Path(__file__).with_name("called").touch()
-'''
+"""
 
 
 @pytest.fixture
