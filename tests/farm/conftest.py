@@ -30,6 +30,8 @@ from tests.conftest import JOB_SECRET, wait_for
 from tests.web.conftest import start_app  # noqa: F401
 
 PASSWORD = "farm-password-0123456789"
+#: The rules the README gives assemblyd's ACL user.
+ACL_RULES = ["~rq:*", "~assemblyd:*", "&rq:*", "&assemblyd:*", "+@all", "-@dangerous"]
 #: An ACL user that may do everything but SET (the watcher's heartbeat needs it).
 LIMITED, LIMITED_PASSWORD = "limited", "limited-password-0123"
 
@@ -145,9 +147,10 @@ def _start(tls: bool) -> Server:
         files = {k: files[k] for k in ("ca", "cert", "key")}
     else:
         args += ["--port", str(port)]
-    # ACL users: `--user` takes its rules as separate arguments.
+    # ACL users: `--user` takes its rules as separate arguments. assemblyd's are the
+    # README's, word for word: its keys and channels only, nothing @dangerous.
     args += ["--user", "default", "off"]
-    args += ["--user", "assemblyd", "on", f">{PASSWORD}", "~*", "&*", "+@all"]
+    args += ["--user", "assemblyd", "on", f">{PASSWORD}", *ACL_RULES]
     args += ["--user", LIMITED, "on", f">{LIMITED_PASSWORD}", "~*", "&*", "+@all", "-set"]
     proc = subprocess.Popen(args, stdin=subprocess.DEVNULL, preexec_fn=die_with_parent)
     srv = Server(proc, port, folder, files)

@@ -14,7 +14,7 @@ import httpx
 
 from assemblyd.web.server import WebServer
 from tests.conftest import make_project, wait_for
-from tests.farm.conftest import Server
+from tests.farm.conftest import ACL_RULES, Server
 
 SMALL = {"resolution": "320x180", "quality_preset": "draft"}
 
@@ -133,3 +133,12 @@ def test_a_job_secret_too_short_is_refused(password_redis: Server):
     run = _assemblyd("worker", env=password_redis.env(ASSEMBLYD_JOB_SECRET="short"))
     assert run.returncode == 2
     assert "invalid setting job_secret" in _one_line(run)
+
+
+def test_the_readmes_acl_user_is_the_one_these_tests_use():
+    """The README's users.acl line is what every farm test runs with, word for word."""
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    (line,) = [
+        line for line in readme.splitlines() if line.startswith("user assemblyd on >PASSWORD ")
+    ]
+    assert line.split()[4:] == ACL_RULES
