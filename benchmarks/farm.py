@@ -40,8 +40,10 @@ def main() -> int:
     server = EmbeddedRedis(state)
     url = server.start()
     queue = f"farm-{uuid.uuid4().hex[:8]}"
-    settings = Settings(redis_url=url, queue_name=queue, roots=[request.parent])
+    secret = uuid.uuid4().hex * 2  # jobs are signed; the workers check with the same key
+    settings = Settings(redis_url=url, queue_name=queue, roots=[request.parent], job_secret=secret)
     env = {**os.environ, "ASSEMBLYD_REDIS_URL": url, "ASSEMBLYD_QUEUE_NAME": queue}
+    env["ASSEMBLYD_JOB_SECRET"] = secret
     env["ASSEMBLYD_ROOTS"] = json.dumps([str(request.parent)])
     env["ASSEMBLYD_LOG_LEVEL"] = "WARNING"
     workers = [

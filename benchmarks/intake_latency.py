@@ -40,6 +40,7 @@ def measure(mode: str, drops: int, stable: float, poll: float, workdir: Path) ->
         poll_interval=poll,
         queue_name=f"bench-{mode}",
         state_dir=workdir / "state",
+        job_secret="intake-latency-secret-0123456789",  # jobs are signed
     )
     conn = connect(url)
     watcher = Watcher(settings, Intake(conn, settings))

@@ -206,7 +206,10 @@ def main() -> int:
     server_proc: subprocess.Popen[bytes] | None = None
     try:
         redis_url = redis.start()
-        settings = load_settings(redis_url=redis_url, queue_name=QUEUE, state_dir=state)
+        secret = "ws-load-secret-0123456789abcdef"
+        settings = load_settings(
+            redis_url=redis_url, queue_name=QUEUE, state_dir=state, job_secret=secret
+        )
         conn = redis_connect(redis_url)
         job_ids = []
         for i in range(args.jobs):
@@ -221,6 +224,7 @@ def main() -> int:
             **os.environ,
             "ASSEMBLYD_REDIS_URL": redis_url,
             "ASSEMBLYD_QUEUE_NAME": QUEUE,
+            "ASSEMBLYD_JOB_SECRET": secret,
             "ASSEMBLYD_LOG_LEVEL": "INFO",
         }
         env.pop("ASSEMBLYD_API_TOKEN", None)

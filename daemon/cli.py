@@ -2,7 +2,8 @@
 
 Every error is one line on stderr (a traceback only with ``--log-level DEBUG``),
 with an exit code that says what kind: 0 done, 1 failed, 2 invalid request or
-invalid settings, 3 Redis unreachable, 130 canceled.
+invalid settings (a Redis that refuses our credentials included), 3 Redis
+unreachable, 130 canceled.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import os
 import signal
 import sys
 from collections.abc import Callable, Sequence
+from datetime import UTC, datetime
 from pathlib import Path
 from types import FrameType
 from typing import TYPE_CHECKING, Any
@@ -47,6 +49,7 @@ def _settings(args: argparse.Namespace) -> Settings:
             raise SystemExit(f"assemblyd: config file not found: {args.config}")
     overrides: dict[str, Any] = {
         "log_level": args.log_level,
+        "log_format": args.log_format,
         "ffmpeg_threads": getattr(args, "threads", None),
         "decode_check": getattr(args, "decode_check", None),
         "roots": getattr(args, "root", None),
@@ -60,10 +63,29 @@ def _settings(args: argparse.Namespace) -> Settings:
     except ValidationError as exc:
         raise BadSettings(_settings_problem(exc)) from None
     install(settings)
-    logging.basicConfig(
-        level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
+    handler = logging.StreamHandler()
+    if settings.log_format == "json":
+        handler.setFormatter(JsonLines())
+    else:
+        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    logging.basicConfig(level=settings.log_level.upper(), handlers=[handler], force=True)
     return settings
+
+
+class JsonLines(logging.Formatter):
+    """``log_format = "json"``: one JSON object per line, for log shippers."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        entry: dict[str, Any] = {
+            "time": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
+            "level": record.levelname,
+            "logger": record.name,
+            "message": record.getMessage(),
+            "pid": record.process,
+        }
+        if record.exc_info:
+            entry["exception"] = self.formatException(record.exc_info)
+        return json.dumps(entry, default=str)
 
 
 def _settings_problem(exc: ValidationError) -> str:
@@ -191,9 +213,14 @@ def cmd_up(args: argparse.Namespace) -> int:
 def cmd_web(args: argparse.Namespace) -> int:
     from assemblyd.web.server import serve
 
+    from .queue import signing
     from .queue.connection import redis_url
+    from .queue.views import build_index
 
     settings = _settings(args)
+    signing.job_secret(settings)  # submissions are signed jobs: one line now if it is missing
+    conn = _connection(settings)
+    build_index(conn, settings)
     return serve(settings, redis_url(settings))
 
 
@@ -206,35 +233,103 @@ def cmd_worker(args: argparse.Namespace) -> int:
 
 
 def _connection(settings: Settings) -> Redis:
-    from .queue.connection import connect, redis_url
+    from .queue.connection import check, open_redis, redis_url, shown_url
 
-    url = redis_url(settings)
-    conn = connect(url)
+    conn = open_redis(settings)
     try:
-        conn.ping()
+        if check(conn, settings):
+            return conn
+        raise RedisError("no answer")
     except RedisError as exc:
-        raise RedisUnavailable(f"cannot reach Redis at {url}: {exc}") from None
-    return conn
+        where = shown_url(redis_url(settings))
+        raise RedisUnavailable(f"cannot reach Redis at {where}: {exc}") from None
 
 
 def cmd_jobs(args: argparse.Namespace) -> int:
-    from .queue.views import list_views
+    from .queue.views import Cursor, list_page
 
     settings = _settings(args)
-    views = list_views(_connection(settings), settings, state=args.state, project=args.project)
+    cursor = Cursor.parse(args.cursor) if args.cursor else None
+    if args.cursor and cursor is None:
+        raise SystemExit(f"assemblyd: --cursor {args.cursor!r} is not a cursor `jobs` printed")
+    page = list_page(
+        _connection(settings),
+        settings,
+        state=args.state,
+        project=args.project,
+        cursor=cursor,
+        limit=args.limit,
+    )
+    views = page["jobs"]
     if args.json:
         print(json.dumps(views, indent=2))
-        return EXIT_OK
-    if not views:
+    elif not views:
         print("no jobs", file=sys.stderr)
-    for v in views:
+    for v in [] if args.json else views:
         line = f"{v['id']}  {v['state']:<9} {v['progress']:5.1f}%  {v['stage']:<8} {v['request']}"
         if v["error"]:
             line += f"\n    {v['error']['message']}"
         elif v["export"]:
             line += f"\n    -> {v['export']}"
         print(line)
+    if page["next"]:
+        # On stderr: --json's output stays a plain list.
+        print(f"(older jobs: assemblyd jobs --cursor {page['next']})", file=sys.stderr)
     return EXIT_OK
+
+
+def cmd_status(args: argparse.Namespace) -> int:
+    """Redis, workers, watchers and the queue, in one screen. Exit 0 when Redis, a
+    watcher and at least one worker are there; 1 when one of them is missing."""
+    from .queue.connection import redis_url, shown_url
+    from .queue.views import farm_status
+
+    settings = _settings(args)
+    farm = farm_status(_connection(settings), settings)
+    if args.json:
+        print(json.dumps(farm, indent=2))
+    else:
+        _print_status(farm, shown_url(redis_url(settings)))
+    healthy = (
+        farm["redis"] and farm["workers"] and any(w["observers_alive"] for w in farm["watchers"])
+    )
+    return EXIT_OK if healthy else EXIT_FAILED
+
+
+def _print_status(farm: Any, url: str) -> None:
+    print(f"assemblyd {_version()}")
+    print(f"redis     {url}: {'up' if farm['redis'] else 'DOWN'}")
+    rq = farm["rq"]
+    print(
+        f"queue     {farm['queue']}: {farm['depth']} waiting, {rq.get('started', 0)} running, "
+        f"{rq.get('deferred', 0)} deferred; {rq.get('finished', 0)} finished, "
+        f"{rq.get('failed', 0)} failed, {rq.get('canceled', 0)} canceled (kept in Redis)"
+    )
+    if not farm["watchers"]:
+        print("watcher   NONE: nothing queues new requests")
+    for beat in farm["watchers"]:
+        state = "alive" if beat["observers_alive"] else "OBSERVERS DEAD"
+        scan = beat["last_scan"] or "not yet"
+        print(
+            f"watcher   {beat['name']}: {state}, last scan {scan}, roots {', '.join(beat['roots'])}"
+        )
+    if not farm["workers"]:
+        print("workers   NONE: nothing renders")
+    for w in farm["workers"]:
+        setup = w["setup"]
+        threads = setup.get("ffmpeg_threads")
+        detail = f"threads {threads or 'auto'}" if threads is not None else ""
+        doing = f"running {w['job']}" if w["job"] else w["state"]
+        print(f"worker    {w['name']}: {doing}" + (f" ({detail})" if detail else ""))
+
+
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("assemblyd")
+    except PackageNotFoundError:  # pragma: no cover - a bare checkout
+        return "unknown"
 
 
 def cmd_cancel(args: argparse.Namespace) -> int:
@@ -262,6 +357,8 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--config", type=Path, help="TOML settings file (default: see README)")
     parser.add_argument("--log-level", help="DEBUG, INFO, WARNING or ERROR")
+    parser.add_argument("--log-format", choices=["text", "json"], help="json: one object a line")
+    parser.add_argument("--version", action="version", version=f"assemblyd {_version()}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     def add(
@@ -281,18 +378,26 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--decode-check", choices=["keyframes", "full"])
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
 
+    def root_flag(
+        p: argparse.ArgumentParser, help: str = "a watch root (repeat for several)"
+    ) -> None:
+        p.add_argument("--root", action="append", type=Path, metavar="DIR", help=help)
+
+    #: Without redis_url, a command finds the embedded Redis of `up`/`watch` by its roots.
+    whose = "the roots of the `up` or `watch` whose embedded Redis to use (no redis_url)"
+
     def service_flags(p: argparse.ArgumentParser) -> None:
-        p.add_argument(
-            "--root",
-            action="append",
-            type=Path,
-            metavar="DIR",
-            help="a watch root (repeat for several)",
-        )
+        root_flag(p)
         p.add_argument("--observer", choices=["auto", "inotify", "polling"])
+
+    def threads_flag(p: argparse.ArgumentParser) -> None:
+        p.add_argument(
+            "--threads", type=int, help="ffmpeg threads per worker (0 = automatic, the default)"
+        )
 
     p = add("up", cmd_up, "Run everything: embedded Redis if none is configured, workers, watcher.")
     service_flags(p)
+    threads_flag(p)
     p.add_argument("--workers", type=int, help="worker processes (default 1)")
     p.add_argument(
         "--demo",
@@ -304,13 +409,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--no-web", action="store_true", help="no dashboard")
 
     p = add("web", cmd_web, "Serve the API and the dashboard (needs a running Redis).")
-    p.add_argument(
-        "--root",
-        action="append",
-        type=Path,
-        metavar="DIR",
-        help="a watch root that API submissions may target (repeat for several)",
-    )
+    root_flag(p, "a watch root that API submissions may target (repeat for several)")
     p.add_argument("--port", type=int, help="port (default 8000)")
     p.add_argument("--host", help="address (default 127.0.0.1)")
 
@@ -318,15 +417,25 @@ def build_parser() -> argparse.ArgumentParser:
     service_flags(p)
 
     p = add("worker", cmd_worker, "Run one RQ worker that renders queued requests.")
+    root_flag(p, "a watch root as this machine mounts it (shared cache; " + whose + ")")
+    threads_flag(p)
     p.add_argument("--burst", action="store_true", help="exit when the queue is empty")
     p.add_argument("--max-jobs", type=int, help="exit after this many jobs (recycles memory)")
 
     p = add("jobs", cmd_jobs, "List jobs with their state and progress, newest first.")
+    root_flag(p, whose)
     p.add_argument("--state", choices=[s.value for s in JobState])
     p.add_argument("--project", help="only jobs whose project path contains this")
+    p.add_argument("--limit", type=int, default=50, help="jobs per page (default 50, at most 500)")
+    p.add_argument("--cursor", help="the page after the one that printed this cursor")
+    p.add_argument("--json", action="store_true")
+
+    p = add("status", cmd_status, "Redis, workers, watchers and the queue, in one screen.")
+    root_flag(p, whose)
     p.add_argument("--json", action="store_true")
 
     p = add("cancel", cmd_cancel, "Cancel a queued or running job.")
+    root_flag(p, whose)
     p.add_argument("job_id")
     p.add_argument("--wait", type=float, default=15.0, help="seconds to wait for it to stop")
 

@@ -297,6 +297,23 @@ class BadSettings(AssemblyError):
     code = "bad_settings"
 
 
+class RedisRefused(BadSettings):
+    """Redis answered but refused us: wrong credentials, a certificate that does not
+    verify, a user without the rights it needs. Waiting will not help; the message
+    names the settings to fix. ``code`` says which: ``redis_auth_failed``,
+    ``redis_tls_failed`` or ``redis_no_permission``."""
+
+    code = "redis_refused"
+
+
+class ForgedJob(AssemblyError):
+    """A job in Redis that this project did not queue: it names a function that is not
+    one of ours, or its signature does not match its function, arguments and id.
+    It is refused without importing or running anything."""
+
+    code = "forged_job"
+
+
 class StorageError(AssemblyError):
     """A file could not be read or written: a full disk (``disk_full``), a NAS gone
     read-only or away (``storage_error``)."""

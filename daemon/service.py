@@ -8,17 +8,27 @@ with this process, so even a SIGKILL leaves no redis-server, worker or ffmpeg.
 A render interrupted by the shutdown is put back: its job is removed from Redis and
 its status file says ``queued`` again, so the next start runs it from scratch.
 
+Every worker gets the settings in force here, whole (flags, environment and TOML
+as this process resolved them; see ``settings.child_environment``): the roots, the
+cache, the Redis and its credentials, the job secret, the log level. With
+``ffmpeg_threads = 0`` (automatic) and N workers, each worker's ffmpeg gets
+``max(1, cores // N)`` threads, so that N renders at once share the cores.
+
 The service supervises what it started. An embedded redis-server that dies is
 restarted from its append-only file (more than ``MAX_REDIS_RESTARTS`` deaths in ten
 minutes is a failure of the machinery: exit 1, for systemd). A worker that exits is
-replaced, after a pause that doubles while replacements keep dying young (a Redis
-away, a broken install): never a respawn storm. Only failures of this machinery
-make the service exit non-zero; a bad request file never does.
+replaced; one that dies young (within ``WORKER_GRACE``) is replaced after
+``worker_respawn_delay``, doubling with each young death in a row up to a minute,
+and after ``worker_respawn_limit`` young deaths in a row by its own hand (a crash,
+an exit; not a SIGKILL or SIGTERM from outside, such as the OOM killer's) the
+service gives up and exits 1: a worker that cannot start will not start the next
+time either. The watcher or the
+web app stopping on an unexpected error is an exit 1 too. Only failures of this
+machinery make the service exit non-zero; a bad request file never does.
 """
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 import signal
@@ -32,10 +42,12 @@ from redis import RedisError
 
 from .errors import ServiceError
 from .lifecycle import die_with_parent
-from .queue.connection import connect
+from .queue import signing
+from .queue.connection import check, connect, embedded_dir, redis_options, shown_url
 from .queue.embedded import EmbeddedRedis
 from .queue.reaper import requeue_interrupted
-from .settings import Settings
+from .queue.views import build_index
+from .settings import Settings, child_environment
 from .watch.intake import Intake
 from .watch.watcher import Watcher
 
@@ -48,6 +60,22 @@ MAX_REDIS_RESTARTS = 5
 #: A worker that lived this long died of something new: replace it at once.
 #: Younger deaths double the pause before the next replacement, up to the cap.
 WORKER_GRACE, WORKER_PAUSE_MAX = 60.0, 60.0
+
+
+def cores() -> int:
+    """The cores this process may run on."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # pragma: no cover - not Linux
+        return os.cpu_count() or 1
+
+
+def threads_per_worker(settings: Settings, workers: int) -> int:
+    """ffmpeg threads for each of ``workers`` workers: the setting, or if it is 0
+    (automatic) the cores shared out, at least one each."""
+    if settings.ffmpeg_threads or workers <= 1:
+        return settings.ffmpeg_threads
+    return max(1, cores() // workers)
 
 
 class Service:
@@ -66,21 +94,20 @@ class Service:
         self._started: list[float] = []
         self._pause: list[float] = []
         self._respawn_at: list[float] = []
+        self._young_deaths: list[int] = []
+        self._crashes: list[int] = []  # young deaths in a row, not killed from outside
+        self._worker_env: dict[str, str] = {}
 
     def _on_signal(self, signum: int, frame: FrameType | None) -> None:
         log.info("received %s, stopping", signal.Signals(signum).name)
         self.stop_event.set()
 
     def _spawn_worker(self, url: str) -> subprocess.Popen[bytes]:
-        # The roots too: a worker finds the shared segment cache (<root>/.assemblyd-cache)
-        # through them, as the watcher's housekeeping does.
-        roots = json.dumps([str(root) for root in self.settings.roots])
-        env = {**os.environ, "ASSEMBLYD_REDIS_URL": url, "ASSEMBLYD_ROOTS": roots}
         # Own session, so that a terminal's Ctrl-C reaches only us and the
         # shutdown below happens in order; die_with_parent covers our own death.
         return subprocess.Popen(
             [sys.executable, "-m", "assemblyd", "worker"],
-            env=env,
+            env=self._worker_env,
             stdin=subprocess.DEVNULL,
             start_new_session=True,
             preexec_fn=die_with_parent,
@@ -97,9 +124,21 @@ class Service:
     def run(self) -> int:
         signal.signal(signal.SIGINT, self._on_signal)
         signal.signal(signal.SIGTERM, self._on_signal)
-        embedded = None if self.settings.redis_url else EmbeddedRedis(self.settings.state_dir)
+        signing.job_secret(self.settings)  # there is one (made now if embedded), or say so
+        embedded = (
+            None
+            if self.settings.redis_url
+            else EmbeddedRedis(embedded_dir(self.settings), self.settings.roots)
+        )
         url = embedded.start() if embedded else str(self.settings.redis_url)
-        conn = connect(url)
+        conn = connect(url, **redis_options(self.settings))
+        check(conn, self.settings)  # wrong credentials or TLS: one line, exit 2, before anything
+        try:
+            build_index(conn, self.settings)
+        except RedisError as exc:  # Redis away: the lists fill as jobs come
+            log.warning("cannot index the jobs already in Redis yet: %s", exc)
+        threads = threads_per_worker(self.settings, self.worker_count)
+        self._worker_env = child_environment(self.settings, ffmpeg_threads=threads)
         watcher = Watcher(self.settings, Intake(conn, self.settings)) if self.watch else None
         thread = (
             threading.Thread(target=self._watch, args=(watcher,), name="watch") if watcher else None
@@ -111,6 +150,8 @@ class Service:
             self._started = [now] * self.worker_count
             self._pause = [0.0] * self.worker_count
             self._respawn_at = [0.0] * self.worker_count
+            self._young_deaths = [0] * self.worker_count
+            self._crashes = [0] * self.worker_count
             if thread:
                 thread.start()
             if self.web:
@@ -120,8 +161,9 @@ class Service:
                 server = WebServer(self.settings, url)
                 server.start()
             print(
-                f"assemblyd: up, redis {url}, {self.worker_count} worker(s), "
-                f"roots {', '.join(map(str, self.settings.roots)) or '-'}"
+                f"assemblyd: up, redis {shown_url(url)}, {self.worker_count} worker(s)"
+                + (f" ({threads} ffmpeg thread(s) each)" if threads else "")
+                + f", roots {', '.join(map(str, self.settings.roots)) or '-'}"
                 + (f", dashboard {server.url}" if server else ""),
                 file=sys.stderr,
             )
@@ -129,6 +171,10 @@ class Service:
                 if embedded is not None:
                     self._supervise_redis(embedded)
                 self._supervise_workers(url)
+                if server is not None and not server.alive():
+                    self.failure = ServiceError(f"the web app stopped: {server.error}")
+                    log.error("%s", self.failure)
+                    self.stop_event.set()
         finally:
             if server:
                 server.stop()
@@ -162,7 +208,7 @@ class Service:
             self.failure = ServiceError(
                 f"the embedded redis-server died {len(self.redis_deaths)} times in ten "
                 "minutes; see its log",
-                path=str(self.settings.state_dir / "redis.log"),
+                path=str(embedded.state_dir / "redis.log"),
             )
             log.error("%s", self.failure)
             self.stop_event.set()
@@ -178,20 +224,39 @@ class Service:
 
     def _supervise_workers(self, url: str) -> None:
         now = time.monotonic()
+        first = self.settings.worker_respawn_delay
         for i, proc in enumerate(self.workers):
             if proc is not None:
                 if proc.poll() is None:
                     continue
                 lived = now - self._started[i]
-                pause = 0.0 if lived >= WORKER_GRACE else max(1.0, self._pause[i] * 2)
+                young = lived < WORKER_GRACE
+                self._young_deaths[i] = self._young_deaths[i] + 1 if young else 0
+                # Killed from outside (the OOM killer, an operator): no reason to
+                # think the next one cannot start. Paused all the same, never given up.
+                killed = proc.returncode in (-signal.SIGKILL, -signal.SIGTERM)
+                if not young:
+                    self._crashes[i] = 0
+                elif not killed:
+                    self._crashes[i] += 1
+                self.workers[i] = None
+                if self._crashes[i] >= self.settings.worker_respawn_limit:
+                    self.failure = ServiceError(
+                        f"a worker died {self._crashes[i]} times in a row within "
+                        f"{WORKER_GRACE:.0f} s of starting (last exit status {proc.returncode}); "
+                        "giving up (worker_respawn_limit). Its errors are above."
+                    )
+                    log.error("%s", self.failure)
+                    self.stop_event.set()
+                    return
+                pause = first * 2 ** (self._young_deaths[i] - 1) if young else 0.0
                 self._pause[i] = min(pause, WORKER_PAUSE_MAX)
                 self._respawn_at[i] = now + self._pause[i]
-                self.workers[i] = None
                 log.error(
                     "worker %s exited with %s; starting another%s",
                     proc.pid,
                     proc.returncode,
-                    f" in {self._pause[i]:.0f} s" if self._pause[i] else "",
+                    f" in {self._pause[i]:.1f} s" if self._pause[i] else "",
                 )
             if now >= self._respawn_at[i]:
                 self.workers[i] = self._spawn_worker(url)

@@ -10,20 +10,74 @@ Every tunable lives here, with the reason for its default.
 
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
 from typing import Any, Literal
+from urllib.parse import urlsplit
 
-from pydantic import Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import (
     BaseSettings,
+    InitSettingsSource,
     PydanticBaseSettingsSource,
     SettingsConfigDict,
     TomlConfigSettingsSource,
 )
 
+from .states import TERMINAL
+
 CONFIG_CANDIDATES = (Path("config/assemblyd.toml"), Path("/etc/assemblyd/assemblyd.toml"))
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+#: What a webhook may ask to hear about: the ends of a job.
+WEBHOOK_EVENTS = tuple(sorted(TERMINAL))
+#: How ``assemblyd up`` hands its workers the settings in force, whole: JSON, secrets
+#: included, in this environment variable. A process that finds it takes its settings
+#: from it (and its own flags) alone, so whatever ``up`` was given (flags, environment,
+#: TOML) is what every worker runs with.
+EFFECTIVE_ENV = "ASSEMBLYD_EFFECTIVE_SETTINGS"
+#: Shortest secret accepted (job_secret, a webhook's secret): a guessed key is a farm taken.
+MIN_SECRET = 16
+
+
+class Webhook(BaseModel):
+    """One receiver of job ends: ``{url, events, secret}``."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    url: str = Field(description="http:// or https:// URL that receives a POST per event.")
+    events: list[str] = Field(
+        default_factory=lambda: list(WEBHOOK_EVENTS),
+        description="Which job ends to send (terminal states); default every one.",
+    )
+    secret: SecretStr = Field(
+        description="Key of the HMAC-SHA256 signature sent with each POST (X-Assemblyd-Signature)."
+    )
+
+    @field_validator("url")
+    @classmethod
+    def _http(cls, value: str) -> str:
+        parts = urlsplit(value)
+        if parts.scheme not in ("http", "https") or not parts.netloc:
+            raise ValueError(f"'{value}' is not an http:// or https:// URL")
+        return value
+
+    @field_validator("events")
+    @classmethod
+    def _terminal(cls, value: list[str]) -> list[str]:
+        for event in value:
+            if event not in TERMINAL:
+                raise ValueError(
+                    f"'{event}' is not a job end; choose from {', '.join(WEBHOOK_EVENTS)}"
+                )
+        return value
+
+    @field_validator("secret")
+    @classmethod
+    def _long_enough(cls, value: SecretStr) -> SecretStr:
+        if len(value.get_secret_value()) < MIN_SECRET:
+            raise ValueError(f"a webhook secret needs at least {MIN_SECRET} characters")
+        return value
 
 
 def config_file() -> Path | None:
@@ -42,7 +96,13 @@ class Settings(BaseSettings):
     )
     audio_bitrate: str = Field("192k", description="AAC bitrate; transparent for stereo.")
     ffmpeg_threads: int = Field(
-        0, ge=0, description="Encoder threads; 0 lets ffmpeg use every core."
+        0,
+        ge=0,
+        description=(
+            "Encoder threads per worker; 0 is automatic: ffmpeg uses every core, except "
+            "under 'assemblyd up --workers N', which gives each worker max(1, cores // N) "
+            "so that N renders at once do not fight over the cores."
+        ),
     )
     decode_check: Literal["keyframes", "full"] = Field(
         "keyframes",
@@ -156,13 +216,51 @@ class Settings(BaseSettings):
     redis_url: str | None = Field(
         None,
         description=(
-            "Redis to share with workers, e.g. redis://nas:6379/0. Unset: a private "
-            "redis-server is started with its data in state_dir, on a Unix socket."
+            "Redis to share with workers on other machines, e.g. "
+            "rediss://assemblyd@render-master:6380/0 (TLS, ACL user). Unset: a private "
+            "redis-server is started for the roots, on a Unix socket in state_dir."
+        ),
+    )
+    redis_password: SecretStr | None = Field(
+        None,
+        description=(
+            "Password of redis_url's user. Kept apart from the URL so that it can come "
+            "from the environment (ASSEMBLYD_REDIS_PASSWORD) rather than a file."
+        ),
+    )
+    redis_ca_certs: Path | None = Field(
+        None,
+        description=(
+            "CA certificate(s) that signed the Redis server's certificate (rediss:// "
+            "only). Unset: the system's trusted CAs."
+        ),
+    )
+    redis_certfile: Path | None = Field(
+        None,
+        description=(
+            "This machine's client certificate, for a Redis with tls-auth-clients "
+            "(rediss:// only; with redis_keyfile)."
+        ),
+    )
+    redis_keyfile: Path | None = Field(
+        None, description="The private key of redis_certfile (rediss:// only)."
+    )
+    job_secret: SecretStr | None = Field(
+        None,
+        description=(
+            "Key of the HMAC that signs every job; a worker runs only jobs signed with "
+            "it, so whoever can write to Redis cannot make it run anything. Unset: "
+            "generated into the embedded Redis's folder in state_dir. Required with "
+            "redis_url: the same on every machine, at least 16 characters."
         ),
     )
     state_dir: Path = Field(
         Path("~/.local/state/assemblyd"),
-        description="Embedded Redis data and socket.",
+        description=(
+            "Embedded Redis data, socket and generated job_secret: one folder per set "
+            "of roots (redis-<hash of the roots>), so that two studios on one machine "
+            "never see each other's jobs."
+        ),
     )
     queue_name: str = Field("assemblyd", description="RQ queue the daemon fills and workers drain.")
     job_timeout: int = Field(
@@ -197,6 +295,24 @@ class Settings(BaseSettings):
         0.25, gt=0, description="Minimum seconds between progress messages (4 a second)."
     )
     workers: int = Field(1, ge=1, description="Workers 'assemblyd up' starts.")
+    worker_respawn_delay: float = Field(
+        1.0,
+        gt=0,
+        description=(
+            "Pause before 'assemblyd up' replaces a worker that died young (within a "
+            "minute); it doubles with each young death in a row, up to a minute."
+        ),
+    )
+    worker_respawn_limit: int = Field(
+        5,
+        ge=1,
+        description=(
+            "Young deaths in a row of one worker (crashes or exits, not kills from outside) "
+            "after which 'assemblyd up' gives up and exits 1: a worker that cannot start "
+            "(a broken install, a Redis refusing it) will not start the next time "
+            "either, and systemd should hear of it."
+        ),
+    )
     fanout_min_segments: int = Field(
         2,
         ge=0,
@@ -243,9 +359,40 @@ class Settings(BaseSettings):
         ),
     )
 
+    # --- notifications -----------------------------------------------------------
+    webhooks: list[Webhook] = Field(
+        default_factory=list,
+        description=(
+            "Receivers of job ends, [{url, events, secret}]: each gets a POST of the job's "
+            "final view, signed with HMAC-SHA256. Sent by the watcher, retried with "
+            "backoff; never in a render's way."
+        ),
+    )
+    webhook_attempts: int = Field(
+        8,
+        ge=1,
+        description=(
+            "Tries per delivery before it is given up (logged). With the default pauses "
+            "(5 s doubling) a receiver may be away for about ten minutes."
+        ),
+    )
+    webhook_retry_seconds: float = Field(
+        5.0, gt=0, description="Pause before the first retry of a delivery; it doubles."
+    )
+    webhook_timeout: float = Field(
+        10.0, gt=0, description="Seconds a receiver has to answer a delivery."
+    )
+
     # --- logging ---------------------------------------------------------------
     log_level: str = Field(
         "INFO", description="Python logging level name: DEBUG, INFO, WARNING or ERROR."
+    )
+    log_format: Literal["text", "json"] = Field(
+        "text",
+        description=(
+            "'text' for people; 'json' writes one JSON object per line (time, level, "
+            "logger, message) for log shippers."
+        ),
     )
 
     @field_validator("log_level")
@@ -259,6 +406,37 @@ class Settings(BaseSettings):
     @classmethod
     def _expand_state_dir(cls, value: Path) -> Path:
         return value.expanduser().absolute()
+
+    @field_validator("redis_ca_certs", "redis_certfile", "redis_keyfile")
+    @classmethod
+    def _expand_file(cls, value: Path | None) -> Path | None:
+        return value.expanduser().absolute() if value is not None else None
+
+    @field_validator("job_secret")
+    @classmethod
+    def _secret_long_enough(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and len(value.get_secret_value()) < MIN_SECRET:
+            raise ValueError(
+                f"needs at least {MIN_SECRET} characters (e.g. `openssl rand -hex 32`)"
+            )
+        return value
+
+    @model_validator(mode="after")
+    def _redis_connection(self) -> Settings:
+        url = urlsplit(self.redis_url) if self.redis_url else None
+        tls = [
+            name
+            for name in ("redis_ca_certs", "redis_certfile", "redis_keyfile")
+            if getattr(self, name) is not None
+        ]
+        if tls and (url is None or url.scheme != "rediss"):
+            raise ValueError(f"{', '.join(tls)} need a rediss:// redis_url (TLS)")
+        if (self.redis_certfile is None) != (self.redis_keyfile is None):
+            raise ValueError("redis_certfile and redis_keyfile go together")
+        if self.redis_password is not None and (url is None or url.password):
+            where = "redis_url already holds a password" if url else "there is no redis_url"
+            raise ValueError(f"redis_password is set but {where}; give it once")
+        return self
 
     @field_validator("roots")
     @classmethod
@@ -274,11 +452,39 @@ class Settings(BaseSettings):
         dotenv_settings: PydanticBaseSettingsSource,
         file_secret_settings: PydanticBaseSettingsSource,
     ) -> tuple[PydanticBaseSettingsSource, ...]:
+        handed = os.environ.get(EFFECTIVE_ENV)
+        if handed:
+            # A child of `assemblyd up`: its parent's settings, whole; only this
+            # process's own flags go above them.
+            return (init_settings, InitSettingsSource(settings_cls, init_kwargs=json.loads(handed)))
         sources: list[PydanticBaseSettingsSource] = [init_settings, env_settings]
         path = config_file()
         if path is not None:
             sources.append(TomlConfigSettingsSource(settings_cls, toml_file=path))
         return tuple(sources)
+
+
+def revealed(settings: Settings) -> dict[str, Any]:
+    """The settings as JSON-ready values, secrets in clear: for handing to a child."""
+
+    def plain(value: Any) -> Any:
+        if isinstance(value, SecretStr):
+            return value.get_secret_value()
+        if isinstance(value, Path):
+            return str(value)
+        if isinstance(value, dict):
+            return {k: plain(v) for k, v in value.items()}
+        if isinstance(value, list | tuple):
+            return [plain(v) for v in value]
+        return value
+
+    return {name: plain(value) for name, value in settings.model_dump().items()}
+
+
+def child_environment(settings: Settings, **changes: Any) -> dict[str, str]:
+    """``os.environ`` plus the settings in force (with ``changes``) for a child process."""
+    handed = revealed(settings.model_copy(update=changes))
+    return {**os.environ, EFFECTIVE_ENV: json.dumps(handed)}
 
 
 def load_settings(**overrides: Any) -> Settings:

@@ -30,6 +30,10 @@ from assemblyd.watch.watcher import Watcher
 # way. Tests of that wait set their own (tests/faults/test_sources.py).
 os.environ.setdefault("ASSEMBLYD_SOURCE_SETTLE_SECONDS", "0.1")
 
+#: The job_secret of the suite's processes: every job is signed with it (a shared
+#: redis_url needs one), and a worker runs nothing else.
+JOB_SECRET = "suite-" + "0123456789abcdef" * 2
+
 #: name -> make_clip arguments. Tiny on purpose: the suite renders dozens of times.
 CLIPS: dict[str, dict[str, Any]] = {
     "wide24.mp4": {"size": (160, 90), "fps": 24, "tone": 440},
@@ -223,6 +227,7 @@ def service_settings(redis_url: str, root: Path, tmp_path: Path) -> Settings:
         heartbeat_interval=1,
         progress_interval=0.1,
         state_dir=tmp_path / "state",
+        job_secret=JOB_SECRET,
     )
 
 
@@ -234,6 +239,7 @@ def service_env(settings: Settings) -> dict[str, str]:
         "ASSEMBLYD_HEARTBEAT_INTERVAL": str(settings.heartbeat_interval),
         "ASSEMBLYD_PROGRESS_INTERVAL": str(settings.progress_interval),
         "ASSEMBLYD_LOG_LEVEL": "WARNING",
+        "ASSEMBLYD_JOB_SECRET": JOB_SECRET,
     }
 
 

@@ -27,7 +27,8 @@ ALLOWED: dict[str, set[str]] = {
     "stamps": set(),
     "lifecycle": set(),
     "timecode": set(),
-    "settings": set(),
+    # The job states name the events a webhook may ask for (the terminal ones).
+    "settings": {"states"},
     # Reading what anyone may have written (request files, status files, API bodies)
     # safely: a door every room that reads such input goes through. Its refusals are
     # errors, so it stands on errors alone.

@@ -16,9 +16,10 @@ import pytest
 
 from assemblyd.queue import adapter
 from assemblyd.queue.admission import admit
-from assemblyd.queue.connection import connect
+from assemblyd.queue.connection import connect, embedded_dir
 from assemblyd.queue.embedded import EmbeddedRedis
 from assemblyd.records.status import StatusFile
+from assemblyd.settings import Settings
 from assemblyd.watch.intake import Intake
 from tests.conftest import make_project, request_doc, wait_for
 
@@ -105,7 +106,8 @@ def test_up_renders_a_drop_and_sigterm_stops_every_child(root, media, state_dir)
         status = StatusFile(project / "assembly.json")
         wait_for(lambda: status.read().get("state") == "finished", 90, "the render")
         assert (project / "exports" / "seq010.mp4").is_file()
-        assert (state_dir / "appendonly.aof").exists() or (state_dir / "appendonlydir").exists()
+        data = embedded_dir(Settings(state_dir=state_dir, roots=[root]))
+        assert (data / "appendonly.aof").exists() or (data / "appendonlydir").exists()
         children = _tree(up)
         up.send_signal(signal.SIGTERM)
         assert up.wait(30) == 0, up.stderr.read() if up.stderr else ""

@@ -26,25 +26,43 @@ STATES = [s.value for s in JobState]
 MAX_PROJECTS = 2000
 
 
+def _bad_query(field: str, message: str, reason: str) -> ApiError:
+    problem = {"code": "invalid_setting", "field": field, "reason": reason}
+    return ApiError(422, "invalid_request", message, problems=[problem])
+
+
 async def list_jobs(request: Request) -> Response:
+    """A page of jobs, newest first: ``limit`` of them (default 100, at most 500)
+    after ``cursor`` (none: the first page); ``next`` is the cursor of the page after."""
     web = web_state(request)
-    state = request.query_params.get("state") or None
-    project = request.query_params.get("project") or None
+    query = request.query_params
+    state = query.get("state") or None
+    project = query.get("project") or None
     if state is not None and state not in STATES:
-        raise ApiError(
-            422,
-            "invalid_request",
-            f"state must be one of {', '.join(STATES)}",
-            problems=[
-                {
-                    "code": "invalid_setting",
-                    "field": "state",
-                    "reason": f"'{state}' is not a job state",
-                }
-            ],
+        raise _bad_query(
+            "state", f"state must be one of {', '.join(STATES)}", f"'{state}' is not a job state"
         )
-    views = await run_in_threadpool(web.list_views, state, project)
-    return JSONResponse({"jobs": views, "count": len(views)})
+    cursor = None
+    if query.get("cursor"):
+        cursor = views.Cursor.parse(query["cursor"])
+        if cursor is None:
+            raise _bad_query(
+                "cursor",
+                "cursor must be a 'next' value from an earlier page",
+                "not a cursor this API gave out",
+            )
+    limit = views.PAGE
+    if query.get("limit"):
+        raw = query["limit"]
+        if not raw.isdigit() or not 1 <= int(raw) <= views.MAX_PAGE:
+            raise _bad_query(
+                "limit",
+                f"limit must be a whole number from 1 to {views.MAX_PAGE}",
+                f"'{raw[:40]}' is not one",
+            )
+        limit = int(raw)
+    page = await run_in_threadpool(web.list_page, state, project, cursor, limit)
+    return JSONResponse({"jobs": page["jobs"], "count": len(page["jobs"]), "next": page["next"]})
 
 
 async def job(request: Request) -> Response:

@@ -15,10 +15,10 @@ from starlette.routing import BaseRoute, Mount, Route, WebSocketRoute
 from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from assemblyd.queue.connection import connect
+from assemblyd.queue.connection import connect, redis_options
 from assemblyd.settings import Settings
 
-from . import api, details, pages, sse, submit, ws
+from . import api, details, metrics, pages, sse, submit, ws
 from .auth import Guard
 from .errors import HANDLERS, ApiError, error_response
 from .live import Hub
@@ -72,6 +72,7 @@ def routes() -> list[BaseRoute]:
     return [
         Route("/", dashboard, methods=["GET"]),
         Route("/healthz", api.healthz, methods=["GET"]),
+        Route("/metrics", metrics.endpoint, methods=["GET"]),
         Route("/openapi.json", openapi, methods=["GET"]),
         Route(f"{API}/states", api.states, methods=["GET"]),
         Route(f"{API}/process", submit.process, methods=["POST"]),
@@ -92,8 +93,10 @@ def routes() -> list[BaseRoute]:
 def create_app(settings: Settings, redis_url: str, *, linger: float = 5.0) -> Starlette:
     """The app for ``settings``; ``linger`` is how long the Redis subscription
     outlives its last client."""
-    web = WebState(settings, connect(redis_url))
-    web.hub = Hub(redis_url, web.list_views, settings.queue_name, linger)
+    options = redis_options(settings)
+    web = WebState(settings, connect(redis_url, **options))
+    web.hub = Hub(redis_url, web.snapshot_page, settings.queue_name, linger, options)
+    web.metrics = metrics.registry_for(web)
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:

@@ -5,9 +5,10 @@ Workers publish a job view on :data:`assemblyd.queue.events.CHANNEL` at each cha
 :class:`~web.mailbox.Subscriber` (a WebSocket or an SSE stream), which keeps only
 the latest view per job: a slow client never makes the server hold more.
 
-Every subscriber starts with a snapshot (all jobs, read from RQ) and gets a fresh
-one whenever the listener reconnects after losing Redis, since updates published
-while it was away are gone. The Redis subscription lives only while someone
+Every subscriber starts with a snapshot (the first page of jobs, newest first, or
+its one job) and gets a fresh one whenever the listener reconnects after losing
+Redis, since updates published while it was away are gone. Older jobs are the list
+API's next pages (the snapshot carries the cursor). The Redis subscription lives only while someone
 listens: the last client leaving drops it (after a short linger, which spares
 reconnect churn when a dashboard reloads).
 """
@@ -26,9 +27,9 @@ from redis.backoff import NoBackoff
 from starlette.concurrency import run_in_threadpool
 
 from assemblyd.queue.events import CHANNEL
-from assemblyd.queue.views import parse_view
+from assemblyd.queue.views import Page, parse_view
 
-from .mailbox import Subscriber, View
+from .mailbox import Subscriber
 
 log = logging.getLogger(__name__)
 
@@ -40,16 +41,19 @@ class Hub:
     def __init__(
         self,
         redis_url: str,
-        read_views: Callable[[], list[View]],
+        read_page: Callable[[str | None], Page],
         queue: str,
         linger: float = 5.0,
+        options: dict[str, Any] | None = None,
     ) -> None:
-        self.url, self.read_views, self.queue, self.linger = redis_url, read_views, queue, linger
+        self.url, self.read_page, self.queue, self.linger = redis_url, read_page, queue, linger
+        #: redis-py options besides the URL: password, TLS files.
+        self.options = options or {}
         self.subscribers: set[Subscriber] = set()
         self._task: asyncio.Task[None] | None = None
         self._stop: asyncio.TimerHandle | None = None
         self._up = asyncio.Event()
-        self._fetch: asyncio.Task[list[View]] | None = None
+        self._fetch: asyncio.Task[Page] | None = None
         self._failing = False  # the listener's last attempt failed: Redis is away
         self.closed = False
 
@@ -102,17 +106,21 @@ class Hub:
         while self.subscribers and asyncio.get_running_loop().time() < deadline:
             await asyncio.sleep(0.02)
 
-    async def snapshot(self) -> list[View]:
-        """Every job's view, read once for all who ask in the same moment. A read
-        already under way is not joined: it may predate the caller's subscription."""
+    async def snapshot(self, job: str | None = None) -> Page:
+        """The first page of jobs (read once for all who ask in the same moment: a
+        read already under way is not joined, it may predate the caller's
+        subscription), or ``job``'s own view."""
+        if job is not None:
+            await self._up.wait()
+            return await run_in_threadpool(self.read_page, job)
         if self._fetch is None:
             self._fetch = asyncio.create_task(self._read())
         return await asyncio.shield(self._fetch)
 
-    async def _read(self) -> list[View]:
+    async def _read(self) -> Page:
         self._fetch = None
         await self._up.wait()  # subscribed first: no update can fall between the two
-        return await run_in_threadpool(self.read_views)
+        return await run_in_threadpool(self.read_page, None)
 
     def _fan_out(self, data: bytes) -> None:
         try:
@@ -145,7 +153,7 @@ class Hub:
             # No retries inside redis-py: this loop reconnects, and must notice the
             # gap to send fresh snapshots.
             client = aioredis.Redis.from_url(
-                self.url, retry=Retry(NoBackoff(), 0), socket_connect_timeout=5
+                self.url, retry=Retry(NoBackoff(), 0), socket_connect_timeout=5, **self.options
             )
             pubsub = client.pubsub()
             try:

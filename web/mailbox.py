@@ -14,7 +14,7 @@ from typing import Literal, Protocol
 
 from redis.exceptions import RedisError
 
-from assemblyd.queue.views import JobView
+from assemblyd.queue.views import JobView, Page
 from assemblyd.states import TERMINAL, JobState
 
 View = JobView
@@ -27,7 +27,7 @@ class Source(Protocol):
     @property
     def connected(self) -> bool: ...
 
-    async def snapshot(self) -> list[View]: ...
+    async def snapshot(self, job: str | None) -> Page: ...
 
 
 def supersedes(new: View, old: View) -> bool:
@@ -47,6 +47,9 @@ class Batch:
     kind: Literal["snapshot", "update", "status"]
     jobs: list[View] = field(default_factory=list)
     redis: bool | None = None
+    #: A snapshot is the first page of jobs; this is where the next starts (the
+    #: list API's cursor), None if there is no more.
+    next: str | None = None
 
 
 class Subscriber:
@@ -92,12 +95,12 @@ class Subscriber:
             if self._resync and self.hub.connected:
                 self._resync = False
                 try:
-                    jobs = await self.hub.snapshot()
+                    page = await self.hub.snapshot(self.job)
                 except (RedisError, OSError):
                     self._resync = True  # the listener's reconnect asks again
                     await self._sleep(1.0)
                     continue
-                return Batch("snapshot", self._merge(jobs))
+                return Batch("snapshot", self._merge(page["jobs"]), next=page["next"])
             if self.pending and not self._resync:
                 batch, self.pending = list(self.pending.values()), {}
                 return Batch("update", batch)

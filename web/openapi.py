@@ -328,6 +328,22 @@ PATHS: dict[str, Any] = {
         )
     },
     "/openapi.json": {"get": _op("This document.", {"200": _json({"type": "object"}, "ok")})},
+    "/metrics": {
+        "get": _op(
+            "Prometheus metrics (text format; OpenMetrics if the Accept header asks for it): "
+            "jobs by state, queue depth, render seconds by strategy, segments, workers, "
+            "watchers.",
+            {
+                "200": {
+                    "description": "the metrics",
+                    "content": {
+                        "text/plain": {"schema": {"type": "string"}},
+                        "application/openmetrics-text": {"schema": {"type": "string"}},
+                    },
+                }
+            },
+        )
+    },
     "/api/v1/assembly/process": {
         "post": _op(
             "Start a job: write the request into the project and queue it.",
@@ -345,19 +361,23 @@ PATHS: dict[str, Any] = {
     },
     "/api/v1/assembly/jobs": {
         "get": _op(
-            "Jobs, newest first.",
+            "A page of jobs, newest first. Without a cursor, the first page; pass a "
+            "page's 'next' as cursor for the one after (null: there is none). A page "
+            "with a filter reads at most 5 pages' worth of jobs, so it may hold fewer "
+            "than limit; follow 'next' for the rest.",
             {
                 "200": _json(
                     {
                         "type": "object",
                         "properties": {
                             "jobs": {"type": "array", "items": _ref("Job")},
-                            "count": {"type": "integer"},
+                            "count": {"type": "integer", "description": "jobs on this page"},
+                            "next": {**_NULL_STR, "description": "cursor of the next page"},
                         },
                     },
                     "ok",
                 ),
-                "422": _json(_ERR, "invalid_request: not a job state"),
+                "422": _json(_ERR, "invalid_request: not a job state, cursor or limit"),
             },
             parameters=[
                 {
@@ -371,6 +391,18 @@ PATHS: dict[str, Any] = {
                     "in": "query",
                     "schema": {"type": "string"},
                     "description": "only jobs whose project path contains this",
+                },
+                {
+                    "name": "cursor",
+                    "in": "query",
+                    "schema": {"type": "string"},
+                    "description": "an earlier page's 'next' (empty: the first page)",
+                },
+                {
+                    "name": "limit",
+                    "in": "query",
+                    "schema": {"type": "integer", "minimum": 1, "maximum": 500},
+                    "description": "jobs per page (default 100)",
                 },
             ],
         )
@@ -496,8 +528,8 @@ PATHS: dict[str, Any] = {
                 "404": _json(_ERR, "job_not_found"),
                 "426": _json(_ERR, "upgrade_required: a plain HTTP request"),
             },
-            description="Messages: {type: snapshot|update, jobs: [Job]}, "
-            "{type: status, redis: bool}.",
+            description="Messages: {type: snapshot, jobs: [Job] (the first page), next: "
+            "cursor|null}, {type: update, jobs: [Job]}, {type: status, redis: bool}.",
             parameters=[{"name": "job", "in": "query", "schema": {"type": "string"}}],
         )
     },

@@ -141,6 +141,10 @@ class WebServer:
         except BaseException as exc:  # uvicorn exits with SystemExit when it cannot bind
             self.error = exc
 
+    def alive(self) -> bool:
+        """Is the server still serving (its thread has not ended)?"""
+        return self.thread is not None and self.thread.is_alive()
+
     def _where(self) -> str:
         return f"{self.settings.web_host}:{self.settings.web_port}"
 

@@ -2,8 +2,10 @@
 
 Messages, all JSON text frames:
 
-- ``{"type": "snapshot", "jobs": [view, ...]}``: every job (newest first) right after
-  connecting, and again after a Redis outage. It replaces what the client knew.
+- ``{"type": "snapshot", "jobs": [view, ...], "next": cursor}``: the first page of
+  jobs (newest first; ``?job=ID``: that job) right after connecting, and again after
+  a Redis outage. It replaces what the client knew. ``next`` is the list API's
+  cursor for older jobs (``GET /api/v1/assembly/jobs?cursor=...``), null if none.
 - ``{"type": "update", "jobs": [view, ...]}``: views that changed, one per job
   (the latest: a client that fell behind skips the steps it missed).
 - ``{"type": "status", "redis": false|true}``: Redis went away / came back.
@@ -35,6 +37,8 @@ GOING_AWAY = 1001
 def encode(batch: Batch) -> str:
     if batch.kind == "status":
         return json.dumps({"type": "status", "redis": batch.redis})
+    if batch.kind == "snapshot":
+        return json.dumps({"type": "snapshot", "jobs": batch.jobs, "next": batch.next})
     return json.dumps({"type": batch.kind, "jobs": batch.jobs})
 
 

@@ -3,7 +3,8 @@
 A job's id is derived from the request file's path and a hash of its content, so
 the same request seen twice (a duplicate event, a rescan, two watchers) is one job,
 and an edited request is a new one. Jobs name their function by a dotted name from
-:mod:`.names` and take only strings and numbers.
+:mod:`.names` and take only strings and numbers, and every job is signed with
+``job_secret`` (:mod:`.signing`): a worker runs nothing else.
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ from ..errors import JobNotFound
 from ..settings import Settings
 from ..stamps import now_iso, sha256_hex
 from ..states import JobState, Stage
-from . import names
+from . import index, names, signing
 from .meta import JobMeta
 
 #: What a job id may be (RQ refuses others; ours are asm-<hex>, -partNNNN, -join).
@@ -62,14 +63,29 @@ def exists(conn: Redis, job_id: str) -> bool:
 
 
 def job_options(settings: Settings) -> dict[str, Any]:
-    """What every job of ours is enqueued with (RQ's keyword arguments)."""
+    """What every job of ours is created with (``Queue.create_job``'s keyword arguments)."""
     return {
-        "job_timeout": settings.job_timeout,
+        "timeout": settings.job_timeout,
         "result_ttl": settings.result_ttl,
         "failure_ttl": settings.failure_ttl,
         "on_failure": Callback(names.ON_FAILURE),
         "on_stopped": Callback(names.ON_STOPPED),
     }
+
+
+def enqueue_signed(
+    queue: Queue,
+    settings: Settings,
+    func_name: str,
+    *args: str | int,
+    unique: bool = False,
+    **options: Any,
+) -> Job:
+    """Create the job, sign it with ``job_secret``, and queue it (``options`` are
+    ``Queue.create_job``'s; :func:`job_options` are added)."""
+    job = queue.create_job(func_name, args=args, **{**job_options(settings), **options})
+    signing.sign(job, signing.job_secret(settings))
+    return queue.enqueue_job(job, unique=unique)
 
 
 def enqueue(conn: Redis, settings: Settings, request_path: Path, content: bytes) -> Job | None:
@@ -84,14 +100,17 @@ def enqueue(conn: Redis, settings: Settings, request_path: Path, content: bytes)
         queued_at=now_iso(),
     )
     try:
-        return open_queue(conn, settings).enqueue(
+        job = enqueue_signed(
+            open_queue(conn, settings),
+            settings,
             names.RUN_ASSEMBLY,
             str(request_path),
             job_id=job_id_for(request_path, content),
             meta=dict(meta),
             description=f"assemble {request_path}",
             unique=True,
-            **job_options(settings),
         )
     except DuplicateJobError:
         return None
+    index.add(conn, settings, job.id, meta["queued_at"])
+    return job

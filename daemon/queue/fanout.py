@@ -10,15 +10,27 @@ The request's own job stays the one users see: its id, its status file, its
 ``project.json`` entry. Its percent adds up the parts' progress (weighted by their
 frames) and then the join's. If a part fails, the request fails naming that shot,
 its siblings are canceled and the join never runs; canceling the request cancels
-all of them.
+all of them. A part whose worker died (a node SIGKILLed, a power cut) runs once
+more, on whichever worker takes it: only the same part dying twice fails the request.
+
+In RQ too the request's job lasts as long as the request: once it has handed its
+work out, its worker puts it back as *deferred* on its join (RQ's state for a job
+waiting on another), and when the request has ended a worker takes it once more to
+settle it in RQ as the request ended: finished, failed or canceled (see
+:mod:`.worker`). ``rq info`` and rq-dashboard never show it finished while its
+parts render.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from redis import Redis
+from redis.client import Pipeline
+from redis.exceptions import WatchError
+from rq import Queue, Retry
 from rq.command import send_stop_job_command
 from rq.exceptions import InvalidJobOperation
 from rq.job import Dependency, Job, JobStatus
@@ -29,14 +41,16 @@ from ..pipeline.validate import ValidatedRequest
 from ..render.cache import SegmentCache
 from ..render.model import Plan, Segment
 from ..settings import Settings
+from . import index, names
 from . import meta as jobmeta
-from . import names
-from .adapter import fetch, job_options, open_queue
+from .adapter import enqueue_signed, fetch, open_queue
 from .meta import FanOut
 
 PARTS_KEY = "assemblyd:parts:"
 #: The parts fill the request's bar up to here; the join does the rest.
 JOIN_FROM = 90.0
+#: Runs a part gets when its worker dies under it: render farms re-run a task once.
+PART_ATTEMPTS = 2
 
 
 def launch(
@@ -52,9 +66,10 @@ def launch(
     # fractions its last run left.
     forget_progress(conn, parent.id)
     queue = open_queue(conn, settings)
-    common = job_options(settings)
     parts = [
-        queue.enqueue(
+        enqueue_signed(
+            queue,
+            settings,
             names.ENCODE_PART,
             str(request),
             parent.id,
@@ -62,11 +77,16 @@ def launch(
             job_id=f"{parent.id}-part{seg.shot_index:04d}",
             meta={"parent": parent.id, "request": str(request), "shot_index": seg.shot_index},
             description=f"normalize shot {seg.shot_index + 1} of {request}",
-            **common,
+            # A part whose worker died runs once more (see jobs.on_failure); one that
+            # failed by itself does not (a bad shot stays bad).
+            # First in line when it does: its siblings may be done, the request waits.
+            retry=Retry(max=PART_ATTEMPTS - 1, enqueue_at_front=True),
         )
         for seg in todo
     ]
-    join = queue.enqueue(
+    join = enqueue_signed(
+        queue,
+        settings,
         names.JOIN_ASSEMBLY,
         str(request),
         parent.id,
@@ -74,7 +94,6 @@ def launch(
         depends_on=Dependency(jobs=parts),
         meta={"parent": parent.id, "request": str(request)},
         description=f"join {request}",
-        **common,
     )
     fan: FanOut = {
         "parts": [p.id for p in parts],
@@ -129,6 +148,7 @@ def delete_family(conn: Redis, job: Job) -> None:
         except JobNotFound:
             continue
     forget_progress(conn, job.id)
+    index.remove(conn, job.origin, job.id)
     job.delete()
 
 
@@ -137,15 +157,30 @@ def report_part(conn: Redis, parent_id: str, shot_index: int, fraction: float) -
     conn.expire(PARTS_KEY + parent_id, 7 * 86400)
 
 
-def progress_of(conn: Redis, fan: dict[str, Any], parent_id: str) -> float:
+def parts_done(conn: Redis, parent_id: str) -> dict[bytes, bytes]:
+    """What each part of ``parent_id`` has done so far, as stored."""
+    return conn.hgetall(PARTS_KEY + parent_id)  # type: ignore[return-value]
+
+
+def parts_done_many(conn: Redis, parent_ids: list[str]) -> list[dict[bytes, bytes]]:
+    """:func:`parts_done` for several requests, in one round trip."""
+    if not parent_ids:
+        return []
+    with conn.pipeline(transaction=False) as pipe:
+        for parent_id in parent_ids:
+            pipe.hgetall(PARTS_KEY + parent_id)
+        return list(pipe.execute())
+
+
+def progress_of(fan: dict[str, Any], stored: dict[bytes, bytes]) -> float:
     """The parent's percent while its parts run: their frames done, weighted.
-    ``fan`` is read back from Redis: anything malformed counts as no progress."""
+    ``fan`` and ``stored`` are read back from Redis: anything malformed counts as no
+    progress."""
     try:
         frames = {str(k): int(n) for k, n in dict(fan["frames"]).items()}
         start = float(fan["from"])
-        raw: dict[bytes, bytes] = conn.hgetall(PARTS_KEY + parent_id)  # type: ignore[assignment]
-        done = {k.decode(): float(v) for k, v in raw.items()}
-    except (KeyError, TypeError, ValueError, UnicodeDecodeError):
+        done = {k.decode(): float(v) for k, v in stored.items()}
+    except (KeyError, TypeError, ValueError, UnicodeDecodeError, AttributeError):
         return 0.0
     total = sum(frames.values()) or 1
     finished = sum(n * min(max(done.get(k, 0.0), 0.0), 1.0) for k, n in frames.items())
@@ -177,3 +212,84 @@ def cancel_children(conn: Redis, meta: dict[str, Any], spare: str | None = None)
                 child.cancel()
         elif status in (JobStatus.QUEUED, JobStatus.DEFERRED, JobStatus.SCHEDULED):
             child.cancel()
+
+
+# --- the request's own job in RQ, while its children work ------------------------------
+
+
+def handed_off(job: Job) -> bool:
+    """Has ``job`` handed its work to parts and a join (its meta names them)?"""
+    fan = job.meta.get("fanout") if isinstance(job.meta, dict) else None
+    return isinstance(fan, dict) and isinstance(fan.get("join"), str)
+
+
+#: RQ states of a join that has not ended yet.
+_PENDING = {
+    JobStatus.CREATED,
+    JobStatus.QUEUED,
+    JobStatus.DEFERRED,
+    JobStatus.SCHEDULED,
+    JobStatus.STARTED,
+    JobStatus.READY_TO_ENQUEUE,
+}
+
+
+def wait_for_join(job: Job, queue: Queue, cleanup: Callable[[Pipeline], None]) -> str:
+    """Put a request that has just handed off (its first run is over; ``cleanup``
+    adds that run's bookkeeping to the transaction) back in RQ as deferred on its
+    join; or, if the request or its join has ended already, straight back on the
+    queue to be settled. Returns "deferred", "settle" or "canceled" (it was canceled
+    in RQ meanwhile: nothing to wait for)."""
+    join_id = str(job.meta["fanout"]["join"])
+    join_key = Job.key_for(join_id)
+    with job.connection.pipeline() as pipe:
+        while True:
+            try:
+                pipe.watch(join_key, job.key)  # type: ignore[no-untyped-call]
+                status = pipe.hget(join_key, "status")
+                canceled = pipe.hget(job.key, "status") == JobStatus.CANCELED.value.encode()
+                join_status = status.decode() if isinstance(status, bytes) else None
+                waiting = join_status in _PENDING and jobmeta.ended(job) is None
+                pipe.multi()
+                cleanup(pipe)
+                if canceled:
+                    outcome = "canceled"
+                elif waiting:
+                    job._dependency_ids = [join_id]
+                    job.allow_dependency_failures = True  # a failed join settles it too
+                    job.set_status(JobStatus.DEFERRED, pipeline=pipe)
+                    job.register_dependency(pipeline=pipe)  # RQ queues it when the join ends
+                    # The meta is the request's, written by others meanwhile: never clobbered.
+                    job.save(pipeline=pipe, include_meta=False)
+                    outcome = "deferred"
+                else:
+                    job.set_status(JobStatus.QUEUED, pipeline=pipe)
+                    queue.push_job_id(job.id, pipeline=pipe)
+                    outcome = "settle"
+                pipe.execute()
+                return outcome
+            except WatchError:
+                continue
+
+
+def release(conn: Redis, parent: Job) -> bool:
+    """Queue a deferred request to be settled now: it ended while its join never
+    will (a part failed, so the join was canceled). False if it was not waiting."""
+    queue = Queue(parent.origin, connection=conn, serializer=JSONSerializer)
+    join = children(parent.meta if isinstance(parent.meta, dict) else {})[-1:]
+    with conn.pipeline() as pipe:
+        while True:
+            try:
+                pipe.watch(parent.key)  # type: ignore[no-untyped-call]
+                if pipe.hget(parent.key, "status") != JobStatus.DEFERRED.value.encode():
+                    return False
+                pipe.multi()
+                pipe.zrem(queue.deferred_job_registry.key, parent.id)
+                for join_id in join:
+                    pipe.srem(Job.dependents_key_for(join_id), parent.id)
+                pipe.hset(parent.key, "status", JobStatus.QUEUED.value)
+                queue.push_job_id(parent.id, pipeline=pipe)
+                pipe.execute()
+                return True
+            except WatchError:
+                continue

@@ -22,10 +22,16 @@ class WatcherBeat(TypedDict):
     roots: list[str]
     observers_alive: bool
     at: str
+    #: When it last walked its roots (a full rescan), if it has.
+    last_scan: str | None
 
 
-def announce_watcher(conn: Redis, name: str, roots: list[str], observers_alive: bool) -> None:
-    beat = WatcherBeat(name=name, roots=roots, observers_alive=observers_alive, at=now_iso())
+def announce_watcher(
+    conn: Redis, name: str, roots: list[str], observers_alive: bool, last_scan: str | None = None
+) -> None:
+    beat = WatcherBeat(
+        name=name, roots=roots, observers_alive=observers_alive, at=now_iso(), last_scan=last_scan
+    )
     conn.set(WATCHER_KEY + name, json.dumps(beat), ex=WATCHER_TTL)
 
 
@@ -48,6 +54,7 @@ def live_watchers(conn: Redis) -> list[WatcherBeat]:
                     roots=[r for r in beat.get("roots", []) if isinstance(r, str)],
                     observers_alive=beat.get("observers_alive") is True,
                     at=str(beat.get("at", "")),
+                    last_scan=beat["last_scan"] if isinstance(beat.get("last_scan"), str) else None,
                 )
             )
     return beats

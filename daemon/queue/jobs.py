@@ -44,7 +44,7 @@ from ..pipeline.run import Prepared, Result, execute, prepare
 from ..pipeline.sources import Fingerprint, Sources, fingerprint, gone
 from ..pipeline.validate import check_shot, validate
 from ..records.status import StatusFile
-from ..render.cache import SegmentCache, cache_dir_for
+from ..render.cache import cache_dir_for, project_cache
 from ..render.model import Plan, Segment
 from ..render.normalize import encode_segment
 from ..render.presets import encoder_for
@@ -52,7 +52,7 @@ from ..request.parse import parse_request, read_request_bytes
 from ..settings import Settings, current, map_path
 from ..stamps import now_iso, sha256_hex
 from ..states import JobState, Stage
-from . import fanout, housekeeping
+from . import fanout, housekeeping, stats
 from . import meta as jobmeta
 from .adapter import fetch
 from .connection import UNREACHABLE
@@ -162,7 +162,7 @@ def _split(job: Job, settings: Settings, prepared: Prepared) -> bool:
         return False
     if not fanout.splittable(prepared.validated, prepared.plans):
         return False
-    cache = SegmentCache(cache_dir_for(path.parent, settings), settings.cache_max_bytes)
+    cache = project_cache(path.parent, settings)
     todo = fanout.uncached(plan, cache)
     if len(todo) < settings.fanout_min_segments:
         return False
@@ -171,7 +171,9 @@ def _split(job: Job, settings: Settings, prepared: Prepared) -> bool:
     sources = {str(i): fp.to_list() for i, fp in prepared.sources.items()}
     if not jobmeta.update(job, sources=sources):
         raise Abandoned(str(job.meta["state"]))
-    fanout.launch(job, job.connection, settings, path, todo, start)
+    # The parts and the join get the request as it was queued (the watcher's path,
+    # signed): each worker maps it to its own view of the NAS (path_map).
+    fanout.launch(job, job.connection, settings, Path(str(job.args[0])), todo, start)
     StatusFile(path).write(
         job_id=job.id, state=JobState.RUNNING, stage=Stage.RENDER, progress=start
     )
@@ -232,6 +234,7 @@ def run_assembly(request_file: str) -> dict[str, object]:
     except AssemblyError as exc:
         _end_early(job, settings, exc)
         raise
+    _count_render(job, settings, result)
     return {"exports": _finished(job, settings, path, result)}
 
 
@@ -240,6 +243,20 @@ def _finished(job: Job, settings: Settings, path: Path, result: Result) -> list[
     exports = [str(out.export.relative_to(path.parent)) for out in result.outputs]
     mark_ended(job, settings, JobState.FINISHED, export=exports[0], exports=exports)
     return exports
+
+
+def _count_render(job: Job, settings: Settings, result: Result, by_parts: int = 0) -> None:
+    """Count the render for /metrics. A join takes from the cache the segments its
+    parts (``by_parts``) encoded a moment ago: they count as encoded, not cached."""
+    got = result.segments
+    moved = min(by_parts, got["cached"])
+    counts = {
+        "encoded": got["encoded"] + moved,
+        "cached": got["cached"] - moved,
+        "copied": got["copied"],
+    }
+    seconds = float(result.timings.get(Stage.RENDER.value, 0.0))
+    stats.rendered(job.connection, settings, result.plan.strategy, seconds, counts)
 
 
 def encode_part(request_file: str, parent_id: str, shot_index: int) -> dict[str, object]:
@@ -271,7 +288,7 @@ def _encode_part(
     validated = _validated_fingerprint(parent.meta, shot_index)
     segment, plan = _part_segment(path, settings, content, shot_index)
     _same_source(segment.source, validated, shot_index, segment.label)
-    cache = SegmentCache(cache_dir_for(path.parent, settings), settings.cache_max_bytes)
+    cache = project_cache(path.parent, settings)
     key = cache.key(segment, plan)
     last = [0.0]
 
@@ -379,6 +396,7 @@ def join_assembly(request_file: str, parent_id: str) -> dict[str, object]:
     except AssemblyError as exc:
         _end_early(parent, settings, exc)
         raise
+    _count_render(job, settings, result, by_parts=len(fanout.children(parent.meta)) - 1)
     return {"exports": _finished(parent, settings, path, result)}
 
 
@@ -403,13 +421,20 @@ def on_failure(
         error = InternalError(RuntimeError("the job failed without saying why"))
     parent_id = job.meta.get("parent")
     if parent_id:
+        shot = job.meta.get("shot_index")
+        if isinstance(error, WorkerDied) and isinstance(shot, int) and job.retries_left:
+            # A part whose worker died runs once more, on whichever worker takes it
+            # (RQ queues it again right after this hook); only a second death fails it.
+            log.warning("%s: its worker died; shot %d runs again", job.id, shot + 1)
+            return
+        job.retries_left = 0  # a part that failed by itself would fail again
         # A part or the join: the request fails, naming the shot; the rest stops.
         parent = fetch(connection, str(parent_id))
-        shot = job.meta.get("shot_index")
         if isinstance(shot, int) and error.shot_index is None:
             error.shot_index = shot
         fanout.cancel_children(connection, parent.meta, spare=job.id)
         _end_early(parent, settings, error)
+        fanout.release(connection, parent)  # its join will never end: settle it
         return
     _end_early(job, settings, error)
 

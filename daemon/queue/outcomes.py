@@ -3,18 +3,20 @@
 A job's outcome is written to three places that must agree: its meta in Redis (for
 the API), the status file beside the request (for people without a browser) and
 ``project.json`` (the project's record). Of several processes ending one job at
-once (a cancel, the reaper, the job itself), the first wins everywhere.
+once (a cancel, the reaper, the job itself), the first wins everywhere. The winner
+also counts the end for ``/metrics`` and hands it to the webhooks' outbox.
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from pathlib import Path
 
 from redis import Redis
 from rq.command import send_stop_job_command
 from rq.exceptions import InvalidJobOperation
-from rq.job import Job
+from rq.job import Job, JobStatus
 from rq.serializers import JSONSerializer
 
 from ..errors import (
@@ -32,7 +34,7 @@ from ..records.status import StatusFile
 from ..settings import Settings, map_path
 from ..stamps import now_iso
 from ..states import TERMINAL, JobState, Stage
-from . import fanout
+from . import fanout, stats, webhooks
 from . import meta as jobmeta
 from .adapter import fetch
 from .connection import UNREACHABLE, retrying
@@ -90,7 +92,8 @@ def mark_ended(
         if isinstance(fan, dict) and not meta.get("joined_by"):
             # Its parts' progress, kept: the bar stops where it was, not where the
             # hand-off left it (the parts' hash goes away with them).
-            progress = max(progress, fanout.progress_of(job.connection, fan, job.id))
+            done = fanout.parts_done(job.connection, job.id)
+            progress = max(progress, fanout.progress_of(fan, done))
         return {
             "state": state,
             "stage": Stage.DONE if state == JobState.FINISHED else meta.get("stage", state),
@@ -114,6 +117,9 @@ def mark_ended(
         fanout.forget_progress(job.connection, job.id)
     _record_files(job, settings, path, state, record, exports, finished_at, error)
     announce(job)
+    if not job.meta.get("parent"):  # a request's end, not a piece's
+        stats.ended(job.connection, job.origin, state)
+        webhooks.announce_end(job.connection, job.origin, view(job))
 
 
 def _percent(value: object) -> float:
@@ -194,6 +200,11 @@ def cancel(conn: Redis, settings: Settings, job_id: str) -> str:
     if job.meta.get("fanout"):
         fanout.cancel_children(conn, job.meta)
         mark_ended(job, settings, JobState.CANCELED, Canceled("canceled while running"))
+        # In RQ too, unless its worker is still handing off: that run sees the
+        # verdict and settles it (see worker.AssemblyWorker).
+        if job.get_status(refresh=True) in (JobStatus.DEFERRED, JobStatus.QUEUED):
+            with contextlib.suppress(InvalidJobOperation):
+                job.cancel()
         return "canceled"
     if state == JobState.RUNNING:
         try:

@@ -26,9 +26,9 @@ from ..records.project import ProjectFile
 from ..records.status import StatusFile
 from ..settings import Settings, map_path
 from ..states import JobState, Stage
-from . import fanout
+from . import fanout, signing
 from .adapter import fetch, open_queue, valid_job_id
-from .functions import AssemblyJob
+from .functions import job_class
 from .worker import heartbeat_ttl, worker_name_for
 
 log = logging.getLogger(__name__)
@@ -40,7 +40,9 @@ def reap_abandoned(conn: Redis, settings: Settings) -> None:
         settings.queue_name,
         connection=conn,
         serializer=JSONSerializer,
-        job_class=AssemblyJob,
+        # Callbacks only of jobs signed with our key: a forged abandoned job must not
+        # make the watcher run anything (RQ imports callbacks by name).
+        job_class=job_class(signing.job_secret(settings)),
         # The failure hook runs here, on the caller's thread: RQ's default alarm
         # based time limit only works on a main thread.
         death_penalty_class=TimerDeathPenalty,

@@ -2,10 +2,15 @@
 
 Meta comes back from Redis, where anyone who can reach it may have written; every
 field is read defensively and shown in one typed shape, :class:`JobView`.
+
+Lists come in pages (:func:`list_page`) read from the queue's index (:mod:`.index`):
+a page costs one range read and one pipelined read of its jobs, whatever the number
+of jobs Redis keeps.
 """
 
 from __future__ import annotations
 
+import json
 from typing import Any, TypedDict
 
 from redis import Redis
@@ -17,9 +22,19 @@ from rq.serializers import JSONSerializer
 from ..errors import ErrorRecord, JobNotFound, Notice
 from ..settings import Settings
 from ..states import TERMINAL, JobState, Stage
-from . import fanout
+from . import fanout, index, stats
 from .adapter import fetch, open_queue, valid_job_id
 from .heartbeat import WatcherBeat, live_watchers
+
+Cursor = index.Cursor
+#: Field of RQ's worker hash where our worker says how it is set up (see .worker).
+SETUP_FIELD = "assemblyd"
+
+#: A page of jobs when none is asked for, and the most one may ask for.
+PAGE, MAX_PAGE = 100, 500
+#: With a filter, a page reads at most this many pages' worth of jobs; it may then
+#: hold fewer matches than asked for, and ``next`` goes on from where it stopped.
+SCAN_PAGES = 5
 
 
 class JobView(TypedDict):
@@ -89,7 +104,20 @@ def _notices(value: object) -> list[Notice]:
     return found
 
 
-def view(job: Job) -> JobView:
+def _splitting(job: Job) -> bool:
+    """A split request whose parts are rendering: its percent comes from theirs."""
+    meta = job.meta if isinstance(job.meta, dict) else {}
+    return (
+        isinstance(meta.get("fanout"), dict)
+        and meta.get("state") not in TERMINAL
+        and meta.get("stage") == Stage.RENDER
+        and not meta.get("joined_by")
+    )
+
+
+def view(job: Job, parts: dict[bytes, bytes] | None = None) -> JobView:
+    """``job`` as users see it. ``parts`` is its parts' progress if already read
+    (see :func:`views_of`); else it is read here when needed."""
     meta = job.meta if isinstance(job.meta, dict) else {}
     status = job.get_status(refresh=False)
     stored = _text(meta, "state")
@@ -103,9 +131,9 @@ def view(job: Job) -> JobView:
     else:
         state = _RQ_STATE.get(status, JobState.QUEUED) if status else stored or JobState.QUEUED
     progress = 100.0 if state == JobState.FINISHED else _number(meta.get("progress"))
-    parts_running = meta.get("stage") == Stage.RENDER and not meta.get("joined_by")
-    if isinstance(meta.get("fanout"), dict) and state == JobState.RUNNING and parts_running:
-        progress = max(progress, fanout.progress_of(job.connection, meta["fanout"], job.id))
+    if state == JobState.RUNNING and _splitting(job):
+        done = parts if parts is not None else fanout.parts_done(job.connection, job.id)
+        progress = max(progress, fanout.progress_of(meta["fanout"], done))
     return JobView(
         id=job.id,
         queue=job.origin,
@@ -176,6 +204,93 @@ def visible_view(conn: Redis, settings: Settings, job_id: str) -> JobView:
     return view(visible_job(conn, settings, job_id))
 
 
+def views_of(conn: Redis, jobs: list[Job]) -> list[JobView]:
+    """The views of ``jobs``, the progress of every split one read in one round trip."""
+    splitting = [job for job in jobs if _splitting(job)]
+    done = dict(
+        zip(splitting, fanout.parts_done_many(conn, [j.id for j in splitting]), strict=True)
+    )
+    return [view(job, done.get(job)) for job in jobs]
+
+
+class Page(TypedDict):
+    jobs: list[JobView]
+    #: Where the next page starts; None after the last.
+    next: str | None
+
+
+def list_page(
+    conn: Redis,
+    settings: Settings,
+    state: str | None = None,
+    project: str | None = None,
+    cursor: index.Cursor | None = None,
+    limit: int = PAGE,
+) -> Page:
+    """A page of jobs, newest first, after ``cursor``: at most ``limit`` of them in
+    ``state`` and whose project contains ``project``. It reads at most
+    ``SCAN_PAGES * limit`` jobs, so a page with a filter may hold fewer."""
+    limit = max(1, min(limit, MAX_PAGE))
+    queue = settings.queue_name
+    if cursor is None:
+        index.trim(conn, settings)
+    budget = limit * (SCAN_PAGES if state or project else 1)
+    found: list[JobView] = []
+    position, scanned = cursor, 0
+    while len(found) < limit and scanned < budget:
+        want = min(limit, budget - scanned)
+        entries = index.after(conn, queue, position, want)
+        jobs = _fetch_many(conn, [job_id for job_id, _ in entries])
+        gone = [job_id for (job_id, _), job in zip(entries, jobs, strict=True) if job is None]
+        index.remove(conn, queue, *gone)
+        shown = iter(views_of(conn, [job for job in jobs if job is not None]))
+        for (job_id, score), job in zip(entries, jobs, strict=True):
+            position, scanned = index.Cursor(score, job_id), scanned + 1
+            if job is None:
+                continue
+            seen = next(shown)
+            if job.origin != queue or is_piece(job):
+                continue
+            if state and seen["state"] != state:
+                continue
+            if project and not (seen["project"] and project in seen["project"]):
+                continue
+            found.append(seen)
+            if len(found) == limit:
+                break
+        if len(entries) < want:
+            return Page(jobs=found, next=None)  # the index is read to its end
+    return Page(jobs=found, next=str(position) if position is not None else None)
+
+
+def _fetch_many(conn: Redis, ids: list[str]) -> list[Job | None]:
+    """The jobs (None where Redis has none, or holds something unreadable)."""
+    wanted = [i for i in ids if valid_job_id(i)]
+    try:
+        found = Job.fetch_many(wanted, connection=conn, serializer=JSONSerializer)
+    except (ValueError, TypeError, KeyError, UnicodeDecodeError):
+        found = [_fetch_or_none(conn, i) for i in wanted]
+    by_id = dict(zip(wanted, found, strict=True))
+    return [by_id.get(i) for i in ids]
+
+
+def build_index(conn: Redis, settings: Settings) -> int:
+    """Index the jobs queued before the index existed (an upgrade): once per queue,
+    O(every job) that one time. Returns how many were added."""
+    marker = index.key(settings.queue_name) + ":built"
+    if conn.exists(marker):
+        return 0
+    added = 0
+    for job in all_jobs(conn, settings):
+        meta = job.meta if isinstance(job.meta, dict) else {}
+        queued = _text(meta, "queued_at")
+        if queued:
+            index.add(conn, settings, job.id, queued)
+            added += 1
+    conn.set(marker, "1")
+    return added
+
+
 def all_jobs(conn: Redis, settings: Settings) -> list[Job]:
     queue = open_queue(conn, settings)
     ids: list[str] = list(queue.get_job_ids())
@@ -207,13 +322,16 @@ def _fetch_or_none(conn: Redis, job_id: str) -> Job | None:
 def list_views(
     conn: Redis, settings: Settings, state: str | None = None, project: str | None = None
 ) -> list[JobView]:
-    """Jobs newest first, optionally of one state and whose project contains ``project``."""
-    views = [view(job) for job in all_jobs(conn, settings)]
-    if state:
-        views = [v for v in views if v["state"] == state]
-    if project:
-        views = [v for v in views if v["project"] and project in v["project"]]
-    return sorted(views, key=lambda v: v["queued_at"] or "", reverse=True)
+    """Every job, newest first, optionally of one state and whose project contains
+    ``project``: page after page (for scripts that want them all)."""
+    views: list[JobView] = []
+    cursor: index.Cursor | None = None
+    while True:
+        page = list_page(conn, settings, state, project, cursor, MAX_PAGE)
+        views += page["jobs"]
+        if page["next"] is None:
+            return views
+        cursor = index.Cursor.parse(page["next"])
 
 
 class Health(TypedDict):
@@ -237,3 +355,100 @@ def health(conn: Redis, settings: Settings) -> Health:
         watcher_alive=any(w["observers_alive"] for w in watchers),
         workers=workers,
     )
+
+
+class WorkerInfo(TypedDict):
+    name: str
+    state: str
+    job: str | None
+    #: How it is set up (threads, log level, caches...), as it said at birth.
+    setup: dict[str, Any]
+
+
+class FarmStatus(TypedDict):
+    """Everything ``assemblyd status`` and ``/metrics`` show, read in O(workers)."""
+
+    redis: bool
+    queue: str
+    #: Jobs waiting in the queue for a worker.
+    depth: int
+    #: RQ jobs (requests and their parts) per RQ state.
+    rq: dict[str, int]
+    workers: list[WorkerInfo]
+    watchers: list[WatcherBeat]
+    counters: stats.Counters | None
+
+
+def farm_status(conn: Redis, settings: Settings) -> FarmStatus:
+    """The queue, its workers and watchers, and the counters, as Redis has them now.
+    Registries are counted without RQ's cleanup, which could run failure callbacks."""
+    queue = open_queue(conn, settings)
+    try:
+        with conn.pipeline(transaction=False) as pipe:
+            pipe.llen(queue.key)
+            for registry in (
+                queue.deferred_job_registry,
+                queue.scheduled_job_registry,
+                queue.started_job_registry,
+                queue.finished_job_registry,
+                queue.failed_job_registry,
+                queue.canceled_job_registry,
+            ):
+                pipe.zcard(registry.key)
+            depth, deferred, scheduled, started, finished, failed, canceled = pipe.execute()
+        found = Worker.all(connection=conn, queue=queue, serializer=JSONSerializer)
+        setups = _setups(conn, [w.key for w in found])
+        workers = [
+            WorkerInfo(
+                name=w.name,
+                state=str(w.get_state()),
+                job=w.get_current_job_id(),
+                setup=setup,
+            )
+            for w, setup in zip(found, setups, strict=True)
+        ]
+        watchers = live_watchers(conn)
+        counters = stats.read(conn, settings.queue_name)
+    except (RedisError, OSError):
+        return FarmStatus(
+            redis=False,
+            queue=settings.queue_name,
+            depth=0,
+            rq={},
+            workers=[],
+            watchers=[],
+            counters=None,
+        )
+    rq = {
+        "queued": int(depth),
+        "deferred": int(deferred),
+        "scheduled": int(scheduled),
+        "started": int(started),
+        "finished": int(finished),
+        "failed": int(failed),
+        "canceled": int(canceled),
+    }
+    return FarmStatus(
+        redis=True,
+        queue=settings.queue_name,
+        depth=int(depth),
+        rq=rq,
+        workers=workers,
+        watchers=watchers,
+        counters=counters,
+    )
+
+
+def _setups(conn: Redis, keys: list[str]) -> list[dict[str, Any]]:
+    with conn.pipeline(transaction=False) as pipe:
+        for key in keys:
+            pipe.hget(key, SETUP_FIELD)
+        raw = pipe.execute()
+    setups: list[dict[str, Any]] = []
+    for value in raw:
+        try:
+            loaded = json.loads(value) if value else {}
+        except ValueError:
+            loaded = {}
+        setups.append(loaded if isinstance(loaded, dict) else {})
+    return setups

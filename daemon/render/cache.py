@@ -2,7 +2,9 @@
 
 In a studio the same cut is assembled again and again with one or two shots
 changed. A normalized segment is keyed by its source's identity (path, size, mtime
-and inode: hashing terabytes of camera files would cost more than re-encoding),
+and inode: hashing terabytes of camera files would cost more than re-encoding; the
+path relative to the watch root, so that machines mounting the NAS at different
+paths share the entries),
 its trims and frame count, every output setting that reaches the encoder, and
 ffmpeg's version. Re-assembling after one shot changed re-encodes only that shot.
 
@@ -32,8 +34,9 @@ from ..media.sequence import frame_path
 from ..settings import Settings
 from .model import Plan, Segment
 
-#: Bumped whenever what a key stands for changes (2: the picture chain of .picture).
-FORMAT_VERSION = 2
+#: Bumped whenever what a key stands for changes (2: the picture chain of .picture;
+#: 3: sources named relative to their watch root).
+FORMAT_VERSION = 3
 CACHE_DIR_NAME = ".assemblyd-cache"
 
 
@@ -46,15 +49,35 @@ def cache_dir_for(project: Path, settings: Settings) -> Path:
     return project / CACHE_DIR_NAME
 
 
+def cache_base_for(project: Path, settings: Settings) -> Path:
+    """What keys name a project's sources relative to: the watch root holding it
+    (the same wherever a machine mounts the NAS, see ``path_map``), else the project."""
+    for root in settings.roots:
+        if project.is_relative_to(root):
+            return root
+    return project
+
+
+def project_cache(project: Path, settings: Settings) -> SegmentCache:
+    """The segment cache a project's renders use."""
+    return SegmentCache(
+        cache_dir_for(project, settings),
+        settings.cache_max_bytes,
+        cache_base_for(project, settings),
+    )
+
+
 class SegmentCache:
-    def __init__(self, folder: Path, max_bytes: int) -> None:
+    def __init__(self, folder: Path, max_bytes: int, base: Path | None = None) -> None:
         self.folder = folder
         self.max_bytes = max_bytes
+        #: Sources are named relative to this in keys (absolute without it).
+        self.base = base
 
     def key(self, segment: Segment, plan: Plan) -> str:
         identity: dict[str, Any] = {
             "v": FORMAT_VERSION,
-            "picture": _picture(segment),
+            "picture": _picture(segment, self.base),
             "drawn": _drawn(segment, plan),
             "output": plan.output.model_dump(),
             "encoder": asdict(plan.encoder),
@@ -115,10 +138,10 @@ class SegmentCache:
         return removed
 
 
-def _picture(segment: Segment) -> dict[str, Any]:
+def _picture(segment: Segment, base: Path | None = None) -> dict[str, Any]:
     """Everything the segment's frames depend on, a dissolve's outgoing shot included."""
     picture: dict[str, Any] = {
-        "source": None if segment.is_gap else source_identity(segment),
+        "source": None if segment.is_gap else source_identity(segment, base),
         "rate": str(segment.info.frame_rate),
         "start": segment.start,
         "frames": segment.frames,
@@ -127,7 +150,7 @@ def _picture(segment: Segment) -> dict[str, Any]:
         "speed": str(segment.speed),
     }
     if segment.blend_from is not None and segment.blend_frames:
-        picture["blend"] = [_picture(segment.blend_from), segment.blend_frames]
+        picture["blend"] = [_picture(segment.blend_from, base), segment.blend_frames]
     return picture
 
 
@@ -145,19 +168,28 @@ def sha_key(identity: str) -> str:
     return hashlib.sha256(identity.encode()).hexdigest()[:32]
 
 
-def source_identity(segment: Segment) -> list[object]:
-    """The source file's identity: its path, size, mtime and inode; for an image
-    sequence, its frame range and every frame's size and mtime."""
+def source_identity(segment: Segment, base: Path | None = None) -> list[object]:
+    """The source file's identity: its path (relative to ``base`` when under it),
+    size, mtime and inode; for an image sequence, its frame range and every frame's
+    size and mtime."""
     info = segment.info
+    name = portable(segment.source, base)
     if info.kind != "sequence" or info.first_number is None:
         st = segment.source.stat()
-        return [str(segment.source), st.st_size, st.st_mtime_ns, st.st_ino]
+        return [name, st.st_size, st.st_mtime_ns, st.st_ino]
     last = info.first_number + round(info.duration * info.frame_rate) - 1
     sizes, newest = 0, 0
     for number in range(info.first_number, last + 1):
         st = frame_path(segment.source, number).stat()
         sizes, newest = sizes + st.st_size, max(newest, st.st_mtime_ns)
-    return [str(segment.source), info.first_number, last, sizes, newest]
+    return [name, info.first_number, last, sizes, newest]
+
+
+def portable(path: Path, base: Path | None) -> str:
+    """``path`` as every machine names it: relative to ``base`` (a watch root) if under it."""
+    if base is not None and path.is_relative_to(base):
+        return path.relative_to(base).as_posix()
+    return str(path)
 
 
 def _touch(path: Path) -> None:

@@ -177,7 +177,7 @@ def write_pcm(plan: Plan, out: Sink) -> None:
 SOUND_EXT = {"aac": "m4a", "pcm_s24le": "mov"}
 
 
-def soundtrack_key(plan: Plan) -> str:
+def soundtrack_key(plan: Plan, base: Path | None = None) -> str:
     """What the soundtrack depends on: every segment's source, streams, trims and
     place on the timeline, the rates, and the audio encoder's settings."""
     enc = plan.encoder
@@ -188,7 +188,7 @@ def soundtrack_key(plan: Plan) -> str:
         "fps": str(plan.output.frame_rate),
         "segments": [
             [
-                source_identity(s) if s.audio else None,
+                source_identity(s, base) if s.audio else None,
                 list(s.audio),
                 s.start,
                 s.info.start_time,
@@ -196,7 +196,11 @@ def soundtrack_key(plan: Plan) -> str:
                 s.frames,
                 str(s.speed),
                 s.blend_frames,
-                source_identity(s.blend_from) if s.blend_from and s.blend_from.audio else None,
+                (
+                    source_identity(s.blend_from, base)
+                    if s.blend_from and s.blend_from.audio
+                    else None
+                ),
                 s.blend_from.end if s.blend_from else None,
             ]
             for s in plan.segments
@@ -215,7 +219,7 @@ class Soundtrack(threading.Thread):
         super().__init__(name="soundtrack", daemon=True)
         self.plan, self.cache = plan, cache
         self.ext = SOUND_EXT[plan.encoder.audio_codec]
-        self.key = soundtrack_key(plan)
+        self.key = soundtrack_key(plan, cache.base)
         self.path: Path | None = None
         self.error: BaseException | None = None
         #: How long it took (0 when it came from the cache).

@@ -13,7 +13,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from ..settings import Settings
-from .cache import SegmentCache, cache_dir_for
+from .cache import SegmentCache, project_cache
 from .copy import copied
 from .join import ConcatItem, join
 from .model import Plan, SegmentStats, Strategy
@@ -74,8 +74,7 @@ def _shared(plans: list[Plan]) -> list[list[int]]:
 
 def _cache(destination: Path, settings: Settings) -> SegmentCache:
     # destination is exports/.<name>.partial.<ext>: its project is two levels up.
-    folder = cache_dir_for(destination.parent.parent, settings)
-    return SegmentCache(folder, settings.cache_max_bytes)
+    return project_cache(destination.parent.parent, settings)
 
 
 def _copy(plan: Plan, destination: Path, on_fraction: Progress, settings: Settings) -> SegmentStats:

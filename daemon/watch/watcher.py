@@ -10,7 +10,11 @@ daemon that is running but deaf is worse than one that has crashed.
 An inotify queue overflow is one rescan: the observer is replaced (after a short
 debounce, once per burst) and the roots are walked again; the warning is said at
 most once a minute. Redis going away is waited out with backoff, said once when
-it goes and once when it is back.
+it goes and once when it is back. Anything else unexpected (a Redis that refuses
+us, a bug) ends the loop with the error, for the service to exit non-zero.
+
+With ``webhooks`` configured, the watcher also runs their sender
+(:class:`~..queue.webhooks.Sender`), a thread of its own.
 """
 
 from __future__ import annotations
@@ -34,8 +38,11 @@ from watchdog.observers.inotify import InotifyEmitter, InotifyObserver
 from watchdog.observers.inotify_c import InotifyEvent, InotifyFD
 from watchdog.observers.polling import PollingObserverVFS
 
+from ..queue.connection import UNREACHABLE, refusal
 from ..queue.heartbeat import announce_watcher, forget_watcher
+from ..queue.webhooks import Sender
 from ..settings import Settings
+from ..stamps import now_iso
 from .intake import SKIP_DIRS, Intake, may_be_request
 
 log = logging.getLogger(__name__)
@@ -95,10 +102,16 @@ def filesystem_type(path: Path) -> str:
     return fstype
 
 
+def polled_filesystem(fstype: str) -> bool:
+    """Network filesystems, and FUSE ones (sshfs, rclone, bindfs over a share...): on
+    those inotify hears only what this machine writes through this mount."""
+    return fstype in NETWORK_FILESYSTEMS or fstype == "fuse" or fstype.startswith("fuse.")
+
+
 def observer_kind(root: Path, setting: str) -> str:
     if setting != "auto":
         return setting
-    return "polling" if filesystem_type(root) in NETWORK_FILESYSTEMS else "inotify"
+    return "polling" if polled_filesystem(filesystem_type(root)) else "inotify"
 
 
 def request_listing(roots: list[Path], depth: int) -> Callable[[str | None], Iterator[Any]]:
@@ -196,6 +209,7 @@ class Watcher:
         self._overflow_said_at = -OVERFLOW_WARN_EVERY
         self.redis_away = False
         self._redis_delay = 0.5
+        self.last_scan: str | None = None
 
     # -- observers --------------------------------------------------------------
     def _make(self, kind: str) -> BaseObserver:
@@ -323,6 +337,9 @@ class Watcher:
         next_scan = 0.0  # catch-up: requests dropped while the daemon was down
         next_sweep = 0.0  # and what dead runs left, before anything new starts
         next_beat = 0.0
+        sender = Sender(self.intake.conn, self.settings) if self.settings.webhooks else None
+        if sender is not None:
+            sender.start()
         try:
             while not self.stopping.is_set():
                 self._drain(timeout=0.2)
@@ -335,12 +352,15 @@ class Watcher:
                             self.name,
                             [str(r) for r in self.settings.roots],
                             self.observers_alive(),
+                            self.last_scan,
                         )
                         next_beat = time.monotonic() + 1.0
                     if time.monotonic() >= next_scan:
                         self._guarded("reaping dead workers' jobs", self.intake.reap_abandoned)
                         self.intake.scan()
+                        self.last_scan = now_iso()
                         next_scan = time.monotonic() + self.settings.rescan_interval
+                        next_beat = 0.0  # say so at once (/metrics, assemblyd status)
                     if time.monotonic() >= next_sweep:
                         self._guarded("sweeping dead runs' leftovers", self.intake.sweep)
                         next_sweep = time.monotonic() + self.settings.sweep_interval
@@ -348,12 +368,20 @@ class Watcher:
                         log.debug("%s: %s", path, outcome)
                     self._redis_back()
                 except RedisError as exc:
+                    refused = refusal(exc, self.settings)
+                    if refused is not None:
+                        raise refused from None  # waiting would not help: say what to fix
+                    if not isinstance(exc, UNREACHABLE):
+                        raise  # not "away": something unexpected; the service exits 1
                     # Keep watching; pending requests are retried when Redis is back.
                     delay = self._redis_lost(exc)
                     next_scan = time.monotonic() + min(delay, self.settings.rescan_interval)
                     self.stopping.wait(delay)
                 self.check_observers()
         finally:
+            if sender is not None:
+                sender.stop()
+                sender.join(timeout=self.settings.webhook_timeout + 5)
             self.stop_observers()
             with contextlib.suppress(RedisError):
                 forget_watcher(self.intake.conn, self.name)

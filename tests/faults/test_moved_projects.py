@@ -15,8 +15,9 @@ import shutil
 from pathlib import Path
 
 from assemblyd.queue import adapter, views
-from assemblyd.queue.connection import connect
+from assemblyd.queue.connection import open_redis
 from assemblyd.records.status import StatusFile
+from assemblyd.settings import Settings
 from tests.conftest import make_project, request_doc, wait_for
 from tests.faults.conftest import status_of
 
@@ -66,7 +67,7 @@ def test_a_project_renamed_mid_render(daemon, root, media, short_state):
     wait_for(lambda: cache_temps(root), 60, "a segment being encoded")
     moved = project.rename(root / "seq070-moved")
 
-    conn = connect(f"unix://{short_state / 'redis.sock'}")
+    conn = open_redis(Settings(state_dir=short_state, roots=[root]))
     gone = wait_for(
         lambda: (v := views.view(adapter.fetch(conn, job_id)))["state"] == "failed" and v,
         60,
@@ -105,7 +106,7 @@ def test_sigkill_of_up_leaves_nothing_after_the_next_start(daemon, root, media, 
     wait_for(lambda: not cache_temps(root) & left, 30, "the dead run's temporary files to go")
     # Its job is settled (its worker died with the daemon), and nothing half-done stays.
     wait_for(lambda: status.read().get("state") in ("failed", "finished"), 120, "the job to end")
-    conn = connect(f"unix://{short_state / 'redis.sock'}")
+    conn = open_redis(Settings(state_dir=short_state, roots=[root]))
     assert views.view(adapter.fetch(conn, job_id))["state"] == status.read()["state"]
     wait_for(lambda: _entries(project)[job_id]["status"] != "running", 30, "its entry")
     wait_for(lambda: not partials(root), 30, "no partial export")

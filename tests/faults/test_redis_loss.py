@@ -21,7 +21,7 @@ import pytest
 
 from assemblyd.queue.embedded import EmbeddedRedis
 from assemblyd.records.status import StatusFile
-from tests.conftest import make_project, request_doc, wait_for
+from tests.conftest import JOB_SECRET, make_project, request_doc, wait_for
 from tests.faults.conftest import Daemon
 from tests.mediacheck import measure
 
@@ -115,7 +115,15 @@ def external_redis():
 
 
 def test_an_external_redis_that_goes_and_comes_back(daemon, root, media, external_redis):
-    d = daemon("up", root, "--port", "0", ASSEMBLYD_REDIS_URL=external_redis.url, **ENV)
+    d = daemon(
+        "up",
+        root,
+        "--port",
+        "0",
+        ASSEMBLYD_REDIS_URL=external_redis.url,
+        ASSEMBLYD_JOB_SECRET=JOB_SECRET,  # a shared Redis: every job is signed with it
+        **ENV,
+    )
     url = _dashboard(d)
     status = _project(root, media, "seq031")
     wait_for(lambda: status.read().get("stage") == "render", 90, "the render to start")

@@ -3,11 +3,17 @@
 from __future__ import annotations
 
 import json
+import shutil
+import signal
 import subprocess
 import sys
 
+from rq.job import Job
+from rq.serializers import JSONSerializer
+
 from assemblyd.queue import adapter, views
 from assemblyd.queue.admission import admit
+from assemblyd.queue.reaper import reap_abandoned
 from assemblyd.records.status import StatusFile
 from tests.conftest import cancel_with_cli, make_project, request_doc, service_env, wait_for
 from tests.mediacheck import measure
@@ -115,6 +121,67 @@ def test_a_failing_part_fails_the_request_naming_its_shot(conn, root, media, ser
     assert record["error"]["shot_index"] == 1 and "shot 2" in record["error"]["message"]
     join = adapter.fetch(conn, parent.meta["fanout"]["join"])
     assert join.get_status() in ("canceled", "deferred")  # it never ran
+    assert not (project / "exports").exists() or list((project / "exports").iterdir()) == []
+    # In RQ the request failed too, with its reason; nothing is left waiting.
+    rq_parent = Job.fetch(job_id, connection=conn, serializer=JSONSerializer)
+    assert rq_parent.get_status() == "failed"
+    exc = rq_parent.latest_result().exc_string or ""  # type: ignore[union-attr]
+    assert "invalid_request" in exc and "shot 2" in exc, exc
+    queue = adapter.open_queue(conn, service_settings)
+    assert queue.deferred_job_registry.get_job_ids(cleanup=False) == []
+
+
+def _rq(conn, job_id):  # type: ignore[no-untyped-def]
+    return Job.fetch(job_id, connection=conn, serializer=JSONSerializer)
+
+
+def test_a_part_whose_worker_dies_runs_once_more_and_dies_only_twice(
+    workers, conn, root, media, service_settings
+):
+    """Render farms re-run a task whose node died, once: a second death of the same
+    part fails the request, naming its shot."""
+    shots = ["long0.mp4", "long1.mp4"]
+    project = make_project(root, media, "fan4", [])
+    for name in shots:
+        shutil.copyfile(media / "long24.mp4", project / "shots" / name)
+    request = project / "assembly.json"
+    request.write_bytes(request_doc(shots, resolution="1280x720", quality_preset="high"))
+    assert admit(conn, service_settings, request) == "queued"
+    job_id = StatusFile(request).read()["job_id"]
+    (first,) = workers.start(1)
+    wait_for(lambda: adapter.fetch(conn, job_id).meta.get("fanout"), 60, "the hand-off")
+    part_id = adapter.fetch(conn, job_id).meta["fanout"]["parts"][0]
+    part = _rq(conn, part_id)
+
+    def dies_under(worker) -> str:  # type: ignore[no-untyped-def]
+        wait_for(lambda: part.get_status(refresh=True) == "started", 60, "the part to run")
+        name = _rq(conn, part_id).worker_name
+        worker.send_signal(signal.SIGKILL)  # the whole node: its horse and ffmpeg follow
+        worker.wait()
+        return str(name)
+
+    def reaped(status: str) -> bool:
+        reap_abandoned(conn, service_settings)  # as the watcher does at each rescan
+        return part.get_status(refresh=True) == status
+
+    died_on = dies_under(first)
+    wait_for(lambda: reaped("queued"), 60, "the part to be queued again")
+    assert views.view(adapter.fetch(conn, job_id))["state"] == "running"  # not failed
+    assert part.get_status(refresh=True) == "queued"
+    (second,) = workers.start(1)
+    assert dies_under(second) != died_on  # ran again, elsewhere
+    wait_for(lambda: reaped("failed"), 60, "the second death to be noticed")
+    record = StatusFile(request).read()
+    assert record["state"] == "failed", record
+    assert record["error"]["code"] == "worker_died" and record["error"]["shot_index"] == 0
+    # A worker settles the request in RQ as it ended; nothing is left behind.
+    subprocess.run(
+        [sys.executable, "-m", "assemblyd", "worker", "--burst"],
+        env=service_env(service_settings),
+        check=True,
+        timeout=120,
+    )
+    assert _rq(conn, job_id).get_status() == "failed"
     assert not (project / "exports").exists() or list((project / "exports").iterdir()) == []
 
 

@@ -18,8 +18,11 @@ REPO = Path(__file__).resolve().parents[2]
 UNITS = REPO / "systemd"
 WATCH = "assemblyd-watch.service"
 WORKER = "assemblyd-worker@.service"
+WEB = "assemblyd-web.service"
 TARGET = "assemblyd.target"
-SERVICES = (WATCH, WORKER)
+SERVICES = (WATCH, WORKER, WEB)
+#: The worst exposure `systemd-analyze security` may give any unit (issue 11).
+MAX_EXPOSURE = 2.5
 EXAMPLE_EXEC = "/opt/assemblyd/venv/bin/assemblyd"
 CONFIG = REPO / "config" / "assemblyd.toml"
 #: A documented setting: exactly "# name = value" (explanations use other forms).
@@ -80,7 +83,7 @@ def test_units_pass_systemd_analyze_verify(tmp_path: Path) -> None:
             text = text.replace(f"ExecStart={EXAMPLE_EXEC} ", f"ExecStart={exe} ")
         (tmp_path / unit).write_text(text)
     # The template is verified through an instance, as systemctl would load it.
-    names = [WATCH, "assemblyd-worker@1.service", TARGET]
+    names = [WATCH, "assemblyd-worker@1.service", WEB, TARGET]
     proc = subprocess.run(
         [analyze, "verify", *(str(tmp_path / n) for n in names)],
         cwd=tmp_path,
@@ -102,11 +105,15 @@ def test_units_pass_systemd_analyze_verify(tmp_path: Path) -> None:
 HARDENING = {
     "User": "assemblyd",
     "Group": "assemblyd",
+    "UMask": "0027",
     "NoNewPrivileges": "yes",
+    "CapabilityBoundingSet": "",
     "ProtectSystem": "strict",
     "StateDirectory": "assemblyd",
     "PrivateTmp": "yes",
     "ProtectHome": "yes",
+    "PrivateDevices": "yes",
+    "ProtectProc": "invisible",
     "ProtectKernelTunables": "yes",
     "ProtectControlGroups": "yes",
     "RestrictSUIDSGID": "yes",
@@ -133,6 +140,51 @@ def test_services_are_hardened(name: str) -> None:
     assert one(unit, "Service", "Restart") == "on-failure"
     assert one(unit, "Install", "WantedBy") == TARGET
     assert TARGET in joined(unit, "Unit", "PartOf")
+
+
+@pytest.mark.parametrize("name", SERVICES)
+def test_services_keep_what_python_and_ffmpeg_need(name: str) -> None:
+    unit = parse_unit(UNITS / name)
+    filters = unit["Service"]["SystemCallFilter"]
+    assert filters[0] == "@system-service"
+    # psutil reads /proc/stat and /proc/meminfo to see the service's own ffmpeg.
+    assert "ProcSubset" not in unit["Service"]
+
+
+@pytest.mark.parametrize("name", SERVICES)
+def test_systemd_analyze_security_rates_every_unit_safe_enough(name: str) -> None:
+    analyze = shutil.which("systemd-analyze")
+    if analyze is None:
+        reason = "systemd-analyze is not installed (it comes with the systemd package)"
+        if os.environ.get("ASSEMBLYD_REQUIRE_FARM") == "1":
+            pytest.fail(f"{reason}, and ASSEMBLYD_REQUIRE_FARM=1 requires it")
+        pytest.skip(reason)
+    proc = subprocess.run(
+        [
+            analyze,
+            "security",
+            "--offline=true",
+            "--no-pager",
+            f"--threshold={int(MAX_EXPOSURE * 10)}",
+            str(UNITS / name),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    output = proc.stdout + proc.stderr
+    match = re.search(r"Overall exposure level for \S+: (\d+\.\d+)", output)
+    assert match, output
+    score = float(match.group(1))
+    print(f"{name}: exposure {score}")
+    assert score <= MAX_EXPOSURE, output
+    assert proc.returncode == 0, output  # --threshold: systemd's own verdict agrees
+
+
+def test_web_unit_serves_the_app() -> None:
+    unit = parse_unit(UNITS / WEB)
+    assert one(unit, "Service", "ExecStart").split() == [EXAMPLE_EXEC, "web"]
+    assert WATCH in joined(unit, "Unit", "After")  # its embedded Redis first
 
 
 def test_watch_unit_runs_the_watcher() -> None:

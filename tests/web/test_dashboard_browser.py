@@ -214,3 +214,22 @@ def test_signing_in_with_the_token_opens_the_live_dashboard(start_app, page):
     expect(page.locator("#live")).to_have_text("live")
     assert page.url == app.url + "/"  # the token is gone from the address bar
     expect(page.locator("#empty")).to_be_visible()
+
+
+def test_older_jobs_come_a_page_at_a_time(app, page, conn, service_settings):
+    """The live table is the newest page; older jobs follow the list API's cursor."""
+    from playwright.sync_api import expect
+
+    from tests.seed import seed_ended_jobs
+
+    ids = seed_ended_jobs(conn, service_settings, 130)
+    _open(page, app.url)
+    rows = page.locator("tr.job")
+    expect(rows).to_have_count(100)
+    assert rows.first.get_attribute("data-id") == ids[-1]  # newest first
+    older = page.locator("#older")
+    expect(older).to_be_visible()
+    older.click()
+    expect(rows).to_have_count(130)
+    assert rows.last.get_attribute("data-id") == ids[0]
+    expect(older).to_be_hidden()  # that was the last page

@@ -70,4 +70,4 @@ def test_a_client_that_connects_while_redis_is_away_hears_so(start_app, private_
         assert json.loads(ws.recv(timeout=30)) == {"type": "status", "redis": False}
         private_redis.start()
         assert json.loads(ws.recv(timeout=30)) == {"type": "status", "redis": True}
-        assert json.loads(ws.recv(timeout=30)) == {"type": "snapshot", "jobs": []}
+        assert json.loads(ws.recv(timeout=30)) == {"type": "snapshot", "jobs": [], "next": None}

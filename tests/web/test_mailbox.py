@@ -24,8 +24,9 @@ def test_a_later_state_supersedes_and_an_earlier_one_does_not():
 class _Hub:
     connected = True
 
-    async def snapshot(self) -> list[dict[str, Any]]:
-        return [_view("running", 10, job="asm-0"), _view("queued", 0, job="asm-9")]
+    async def snapshot(self, job: str | None) -> dict[str, Any]:
+        jobs = [_view("running", 10, job="asm-0"), _view("queued", 0, job="asm-9")]
+        return {"jobs": [v for v in jobs if job in (None, v["id"])], "next": None}
 
 
 def test_a_mailbox_holds_one_view_per_job_however_many_arrive():

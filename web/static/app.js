@@ -157,7 +157,38 @@ function upsert(view) {
   paint(entry);
 }
 
-function snapshot(list) {
+// The live snapshot is the newest page of jobs; older ones come a page at a time
+// from the list API, following its cursor ("next"), when asked for.
+let older = null;
+const olderButton = $("#older");
+function showOlder(next) {
+  older = next || null;
+  olderButton.hidden = !older;
+}
+olderButton.addEventListener("click", async () => {
+  olderButton.disabled = true;
+  try {
+    const r = await fetch(`${API}/jobs?cursor=${encodeURIComponent(older)}`);
+    if (!r.ok) return;
+    const page = await r.json();
+    const frag = document.createDocumentFragment();
+    for (const view of page.jobs) { // older than every row shown: they go last
+      if (jobs.has(view.id)) continue;
+      const entry = makeEntry(view);
+      jobs.set(view.id, entry);
+      frag.append(entry.row, entry.err);
+      paint(entry);
+    }
+    rows.append(frag);
+    showOlder(page.next);
+    refreshCounts();
+  } finally {
+    olderButton.disabled = false;
+  }
+});
+
+function snapshot(list, next) {
+  showOlder(next);
   jobs.clear();
   rows.replaceChildren();
   const frag = document.createDocumentFragment();
@@ -220,7 +251,7 @@ function connect() {
   openLive({
     onLink: setLive,
     onMessage(msg) {
-      if (msg.type === "snapshot") snapshot(msg.jobs);
+      if (msg.type === "snapshot") snapshot(msg.jobs, msg.next);
       else if (msg.type === "update") msg.jobs.forEach(upsert);
       else if (msg.type === "status") setPill("#redis", msg.redis);
       refreshCounts();
