@@ -169,8 +169,9 @@ class Settings(BaseSettings):
     observer: Literal["auto", "inotify", "polling"] = Field(
         "auto",
         description=(
-            "'auto' polls roots on network filesystems (NFS, SMB/CIFS, sshfs...), where "
-            "inotify never hears writes made by other machines, and uses inotify elsewhere."
+            "'auto' polls roots on network filesystems (NFS, SMB/CIFS, sshfs...) and FUSE "
+            "mounts, where inotify never hears writes made by other machines, and uses "
+            "inotify elsewhere."
         ),
     )
     poll_interval: float = Field(2.0, gt=0, description="Seconds between polls of a polled root.")

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import os
 import ssl
 import time
 from collections.abc import Callable
@@ -47,7 +48,9 @@ def embedded_dir(settings: Settings) -> Path:
             "no Redis to use: set redis_url, or give the roots (--root DIR, or roots in "
             "the config) of the `assemblyd up` or `watch` whose embedded Redis to use"
         )
-    roots = sorted({str(root.resolve()) for root in settings.roots})
+    # The roots as configured (absolute already): no filesystem access, so a NAS that
+    # hangs cannot hang this.
+    roots = sorted({os.path.normpath(str(root)) for root in settings.roots})
     digest = hashlib.sha256("\0".join(roots).encode()).hexdigest()[:12]
     return settings.state_dir / f"redis-{digest}"
 

@@ -13,6 +13,7 @@ process). The table also maps the names jobs queued by 0.1 hold
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from typing import Any, ClassVar
 
@@ -104,6 +105,7 @@ class AssemblyJob(Job):
         return None
 
 
+@functools.cache
 def job_class(secret: bytes) -> type[AssemblyJob]:
-    """:class:`AssemblyJob` checking signatures with ``secret``."""
+    """:class:`AssemblyJob` checking signatures with ``secret`` (one class per key)."""
     return type("AssemblyJob", (AssemblyJob,), {"secret": secret})

@@ -25,9 +25,11 @@ from __future__ import annotations
 import json
 import logging
 import os
+import signal
 import socket
 import threading
 from importlib.metadata import PackageNotFoundError, version
+from types import TracebackType
 from typing import Any
 
 from redis import Redis
@@ -39,8 +41,9 @@ from rq.executions import Execution
 from rq.job import Job, JobStatus
 from rq.serializers import JSONSerializer
 from rq.utils import now
+from rq.worker import SHUTDOWN_SIGNAL
 
-from ..errors import AssemblyError, ForgedJob, InternalError
+from ..errors import Abandoned, AssemblyError, ForgedJob, InternalError
 from ..render.cache import cache_dir_for
 from ..settings import Settings
 from ..stamps import now_iso
@@ -128,6 +131,35 @@ class AssemblyWorker(Worker):
             pipe.execute()
         _cancel_in_rq(job)
         self._release_slot_safely(job)
+
+    def _finalize_failure(
+        self,
+        job: Job,
+        queue: Queue,
+        execution: Execution,
+        exc_info: tuple[type[BaseException] | None, BaseException | None, TracebackType | None],
+    ) -> None:
+        """A run that stopped itself because its job (or its request) was canceled
+        meanwhile (it noticed before the stop command reached it) is canceled in RQ
+        too, not failed; whoever canceled it has recorded everything else."""
+        exc = exc_info[1]
+        if isinstance(exc, Abandoned) and exc.state == JobState.CANCELED:
+            log.info("worker %s: job %s stopped itself: canceled", self.name, job.id)
+            job.ended_at = now()
+            with self.connection.pipeline() as pipe:
+                self.cleanup_execution(job, pipeline=pipe, execution=execution)
+                pipe.execute()
+            _cancel_in_rq(job)
+            self._release_slot_safely(job)
+            return
+        super()._finalize_failure(job, queue, execution, exc_info)
+
+    def kill_horse(self, sig: signal.Signals = SHUTDOWN_SIGNAL) -> None:
+        """RQ's, except with no horse: ``os.getpgid(0)`` is this worker's own process
+        group, and RQ would kill it (a stop command racing the end of a job does)."""
+        if not self.horse_pid:
+            return
+        super().kill_horse(sig)
 
     # -- split requests -------------------------------------------------------------
     def handle_job_success(

@@ -241,4 +241,9 @@ class _Broken(Watcher):
 def test_up_exits_1_when_its_watcher_dies_of_anything(root, state, monkeypatch):
     monkeypatch.setattr("assemblyd.service.Watcher", _Broken)
     settings = Settings(roots=[root], state_dir=state)
-    assert Service(settings, workers=0).run() == 1
+    handlers = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        assert Service(settings, workers=0).run() == 1
+    finally:  # the service took SIGINT and SIGTERM over for this process: give them back
+        for sig, handler in handlers.items():
+            signal.signal(sig, handler)

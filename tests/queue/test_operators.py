@@ -15,9 +15,12 @@ import pytest
 from rq.job import Job
 from rq.serializers import JSONSerializer
 
+from assemblyd.errors import Canceled
 from assemblyd.queue import adapter
 from assemblyd.queue.admission import admit
+from assemblyd.queue.outcomes import mark_ended
 from assemblyd.records.status import StatusFile
+from assemblyd.states import JobState
 from tests.conftest import (
     cancel_with_cli,
     make_project,
@@ -242,3 +245,22 @@ def test_version_and_status(workers, watcher, conn, service_settings):
     assert f"queue     {service_settings.queue_name}: 0 waiting" in shown
     assert "watcher" in shown and "alive" in shown
     assert "worker    " in shown and "threads auto" in shown
+
+
+def test_a_part_that_sees_its_request_canceled_first_ends_canceled_in_rq(
+    workers, conn, root, media, service_settings
+):
+    """The stop command and the part's own check race: a part that notices first (its
+    next progress report) stops itself, and is canceled in RQ all the same."""
+    workers.start(1)
+    _, job_id = _long_split_request(root, media, conn, service_settings, "ops4")
+    wait_for(lambda: adapter.fetch(conn, job_id).meta.get("fanout"), 60, "the hand-off")
+    part = adapter.fetch(conn, job_id).meta["fanout"]["parts"][0]
+    wait_for(lambda: _rq(conn, part).get_status(refresh=True) == "started", 60, "the part")
+    # Canceled as a cancel records it, but without the stop command: only the part's
+    # own check can end it now.
+    mark_ended(adapter.fetch(conn, job_id), service_settings, JobState.CANCELED, Canceled())
+    wait_for(lambda: _rq(conn, part).get_status(refresh=True) == "canceled", 60, "the part")
+    queue = adapter.open_queue(conn, service_settings)
+    assert part in queue.canceled_job_registry.get_job_ids()
+    assert part not in queue.failed_job_registry.get_job_ids(cleanup=False)
