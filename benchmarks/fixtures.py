@@ -160,8 +160,15 @@ def strategy_projects(workdir: Path, cases: list[str]) -> dict[str, Project]:
 
 
 def swap_in(project: Project, version: str) -> None:
-    """Put ``versions/<version>.mp4`` in place of the changed shot: a new file, same name."""
+    """Put ``versions/<version>.mp4`` in place of the changed shot: a new file (a new
+    inode, so the cache sees a new shot), same name.
+
+    The copy keeps the version's modification time, from when the fixtures were made,
+    as an editor's replaced shot is older than the request that follows it. A shot
+    written within ``source_settle_seconds`` of the job's start would make the job
+    wait for it to hold still (2 s by default), a guard against half-copied files
+    that is not render work; it would show as probe time."""
     target = project.shot(CHANGED)
     temp = target.with_name(f".{target.name}.swap")
-    shutil.copyfile(project.folder / "versions" / f"{version}.mp4", temp)
+    shutil.copy2(project.folder / "versions" / f"{version}.mp4", temp)
     os.replace(temp, target)

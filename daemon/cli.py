@@ -21,7 +21,6 @@ from types import FrameType
 from typing import TYPE_CHECKING, Any
 
 from pydantic import ValidationError
-from redis.exceptions import RedisError
 
 from .errors import (
     AssemblyError,
@@ -233,6 +232,8 @@ def cmd_worker(args: argparse.Namespace) -> int:
 
 
 def _connection(settings: Settings) -> Redis:
+    from redis.exceptions import RedisError
+
     from .queue.connection import check, open_redis, redis_url, shown_url
 
     conn = open_redis(settings)
@@ -449,6 +450,14 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _from_redis(exc: BaseException) -> bool:
+    # Only the commands that talk to Redis load the client (render and validate never
+    # do: it is an eighth of their start-up), so an error can come from it only if
+    # it was loaded.
+    errors = sys.modules.get("redis.exceptions")
+    return errors is not None and isinstance(exc, errors.RedisError)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
@@ -462,14 +471,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     except BadSettings as exc:
         print(f"assemblyd: {describe(exc)}", file=sys.stderr)
         return EXIT_INVALID
-    except (RedisUnavailable, RedisError) as exc:
-        reason = describe(exc) if isinstance(exc, AssemblyError) else f"Redis: {exc}"
-        print(f"assemblyd: {reason}", file=sys.stderr)
+    except RedisUnavailable as exc:
+        print(f"assemblyd: {describe(exc)}", file=sys.stderr)
         return EXIT_UNAVAILABLE
     except AssemblyError as exc:
         print(f"assemblyd: {describe(exc)}", file=sys.stderr)
         return EXIT_FAILED
     except Exception as exc:
+        if _from_redis(exc):
+            print(f"assemblyd: Redis: {exc}", file=sys.stderr)
+            return EXIT_UNAVAILABLE
         # A bug or the environment: one line for the user, the traceback in the log.
         log.debug("unexpected error", exc_info=True)
         print(f"assemblyd: {describe(exc)}", file=sys.stderr)

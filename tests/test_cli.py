@@ -11,6 +11,7 @@ from pathlib import Path
 
 import psutil
 
+from tests.conftest import service_env
 from tests.mediacheck import measure
 
 
@@ -89,3 +90,43 @@ def test_sigterm_cancels_a_render_and_leaves_nothing(project, add_shot, write_re
     assert list((project / "exports").iterdir()) == []
     (entry,) = json.loads((project / "project.json").read_text())["assemblies"]
     assert entry["status"] == "canceled"
+
+
+def test_rendering_a_shot_list_loads_neither_redis_nor_opentimelineio(
+    project, add_shot, write_request, tmp_path
+):
+    """The one-off render path starts in what it uses: the Redis client and
+    OpenTimelineIO are a third of a cold start and a shot list needs neither."""
+    request = write_request([add_shot("wide24.mp4")], {"resolution": "320x180"})
+    script = (
+        "import sys\n"
+        "from assemblyd.cli import main\n"
+        f"code = main(['render', {str(request)!r}, '-q'])\n"
+        "loaded = sorted({m.split('.')[0] for m in sys.modules} & {'redis', 'rq', "
+        "'opentimelineio', 'starlette', 'uvicorn', 'moviepy'})\n"
+        "print(code, loaded)\n"
+    )
+    run = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=180
+    )
+    assert run.returncode == 0, run.stderr
+    assert run.stdout.strip().splitlines()[-1] == "0 []", run.stdout
+
+
+def test_a_redis_error_mid_command_is_one_line_and_exit_3(service_settings, conn):
+    """A Redis that answers the connection but refuses a command on the way (here its
+    job index is the wrong type, as a stray write to a shared Redis leaves it): one
+    line naming Redis and exit 3, not a traceback."""
+    from assemblyd.queue.index import key
+
+    conn.set(key(service_settings.queue_name), "not a sorted set")
+    run = subprocess.run(
+        [sys.executable, "-m", "assemblyd", "jobs"],
+        env=service_env(service_settings),
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert run.returncode == 3, (run.returncode, run.stdout, run.stderr)
+    assert run.stderr.startswith("assemblyd: Redis: "), run.stderr
+    assert "WRONGTYPE" in run.stderr and "Traceback" not in run.stderr
