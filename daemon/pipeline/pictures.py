@@ -71,14 +71,12 @@ def make_pictures(export: Path, plan: Plan) -> Pictures:
     real = [s for s in plan.segments if not s.is_gap] or plan.segments
     wanted = [seg.first_frame + seg.frames // 2 for seg in plan.segments]
     wanted.append(real[0].first_frame + real[0].frames // 3)  # the poster's
-    height = _height(plan, WIDTH)
+    sizes = [(WIDTH, _height(plan, WIDTH))] * len(plan.segments)
+    sizes.append((2 * WIDTH, _height(plan, 2 * WIDTH)))
     try:
-        frames = _frames_at(export, plan.output.frame_rate, wanted)
+        *thumbs, poster = _pictures_at(export, plan.output.frame_rate, wanted, sizes)
     except av.error.FFmpegError as exc:
         raise RenderError(f"the export cannot be read for its pictures: {exc}") from exc
-    *shot_frames, poster_frame = frames
-    thumbs = [f.to_image(width=WIDTH, height=height) for f in shot_frames]
-    poster = poster_frame.to_image(width=2 * WIDTH, height=_height(plan, 2 * WIDTH))
     # Written under temporary names, renamed once all are there: a dashboard never
     # shows half a set.
     images = [(_sheet(thumbs, plan.segments), pictures.sheet), (poster, pictures.poster)]
@@ -98,21 +96,25 @@ def make_pictures(export: Path, plan: Plan) -> Pictures:
     return pictures
 
 
-def _frames_at(export: Path, rate: Fraction, wanted: list[int]) -> list[Any]:
-    """The keyframe at or before each of the ``wanted`` frame numbers, decoded."""
-    found: list[Any] = []
+def _pictures_at(
+    export: Path, rate: Fraction, wanted: list[int], sizes: list[tuple[int, int]]
+) -> list[Image.Image]:
+    """The keyframe at or before each of the ``wanted`` frame numbers, decoded and
+    scaled to its size at once: a hundred decoded 1080p frames kept for later would
+    hold 300 MB."""
+    found: list[Image.Image] = []
     with av.open(str(export)) as container:
         stream = container.streams.video[0]
         # One frame per seek: frame threads would only add their start-up delay.
         stream.codec_context.options = {"skip_loop_filter": "all"}  # a thumbnail's worth
         base = stream.time_base or Fraction(1, 90000)
-        for number in wanted:
+        for number, (width, height) in zip(wanted, sizes, strict=True):
             target = int(Fraction(number) / rate / base)
             container.seek(target, stream=stream, backward=True, any_frame=False)
-            chosen = next(iter(container.decode(stream)), None)
+            chosen: Any = next(iter(container.decode(stream)), None)  # to_image is untyped
             if chosen is None:
                 raise RenderError(f"no picture at frame {number} of {export.name}")
-            found.append(chosen)
+            found.append(chosen.to_image(width=width, height=height))
     return found
 
 
