@@ -22,6 +22,7 @@ from pathlib import Path
 
 from ..conform.detect import is_timeline_file, request_limit
 from ..errors import Notice, RenderError, ValidationFailed, VerifyError, describe
+from ..lifecycle import release_freed_memory
 from ..render.model import Plan, SegmentStats
 from ..render.strategy import render_all
 from ..request.parse import parse_request, read_request_bytes
@@ -157,6 +158,7 @@ def prepare(
                 for notice in conform_notices(validated.conform):
                     journal.warned(notice)
                     progress.warn(notice)
+            release_freed_memory()  # the probes' decoders: not to be held through the render
         with watch.stage(Stage.PLAN):
             plans = make_plans(validated, settings)
             progress.within(Stage.PLAN, 1.0)
@@ -242,6 +244,8 @@ def _extras(prepared: Prepared, out: Delivered, progress: Progress) -> Delivered
         notice = Notice(code="pictures_failed", message=f"{out.export.name}: {describe(exc)}")
         prepared.journal.warned(notice)
         progress.warn(notice)
+    finally:
+        release_freed_memory()  # a long-lived worker's next job starts from what it uses
     seconds = prepared.watch.seconds
     seconds["pictures"] = round(seconds.get("pictures", 0.0) + time.perf_counter() - began, 3)
     conform = prepared.validated.conform
