@@ -16,6 +16,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import psutil
 import pytest
 
 from assemblyd.media.samples import make_clip
@@ -348,3 +349,52 @@ def cancel_with_cli(settings: Settings, job_id: str) -> subprocess.CompletedProc
         capture_output=True,
         text=True,
     )
+
+
+def clean_env(**extra: str) -> dict[str, str]:
+    """The environment without the suite's ASSEMBLYD_* settings, plus ``extra``."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("ASSEMBLYD_")}
+    env.update(extra)
+    return env
+
+
+class Daemon:
+    """`assemblyd up` (or `watch`) as a process, with its stderr in a file."""
+
+    def __init__(self, args: list[str], env: dict[str, str], log: Path) -> None:
+        self.log_path = log
+        self._log = log.open("w")
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "assemblyd", *args],
+            env=env,
+            stdin=subprocess.DEVNULL,
+            stdout=self._log,
+            stderr=subprocess.STDOUT,
+        )
+
+    @property
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace")
+
+    def running(self) -> bool:
+        return self.proc.poll() is None
+
+    def tree(self) -> list[psutil.Process]:
+        try:
+            return psutil.Process(self.proc.pid).children(recursive=True)
+        except psutil.NoSuchProcess:
+            return []
+
+    def stop(self, timeout: float = 30) -> int:
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+        try:
+            return self.proc.wait(timeout)
+        finally:
+            self._log.close()
+
+    def kill(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait(10)
+        self._log.close()

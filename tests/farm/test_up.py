@@ -4,7 +4,6 @@ Redis belongs to its roots, and it exits non-zero when its machinery fails."""
 from __future__ import annotations
 
 import json
-import os
 import re
 import shutil
 import signal
@@ -25,7 +24,7 @@ from assemblyd.records.status import StatusFile
 from assemblyd.service import Service, cores
 from assemblyd.settings import Settings
 from assemblyd.watch.watcher import Watcher
-from tests.conftest import make_project, request_doc, wait_for
+from tests.conftest import Daemon, clean_env, make_project, request_doc, wait_for
 from tests.farm.conftest import LIMITED, LIMITED_PASSWORD, Server
 
 
@@ -36,37 +35,18 @@ def state() -> Iterator[Path]:
     shutil.rmtree(path, ignore_errors=True)
 
 
-class Up:
+class Up(Daemon):
     """`assemblyd up` in its own process, its stderr in a file."""
-
-    def __init__(self, args: list[str], env: dict[str, str], log: Path) -> None:
-        self.log_path = log
-        self._log = log.open("w")
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "assemblyd", *args],
-            env=env,
-            stdin=subprocess.DEVNULL,
-            stdout=self._log,
-            stderr=subprocess.STDOUT,
-        )
-
-    @property
-    def log(self) -> str:
-        return self.log_path.read_text(errors="replace")
 
     def url(self) -> str:
         found = wait_for(lambda: re.search(r"dashboard (http://\S+)", self.log), 30, "up")
         return found.group(1)
 
-    def stop(self) -> int:
-        children = []
-        if self.proc.poll() is None:
-            children = psutil.Process(self.proc.pid).children(recursive=True)
-            self.proc.send_signal(signal.SIGTERM)
-        code = self.proc.wait(60)
+    def stop(self, timeout: float = 60) -> int:
+        children = self.tree()
+        code = super().stop(timeout)
         _, alive = psutil.wait_procs(children, timeout=10)
         assert alive == [], alive  # no orphans
-        self._log.close()
         return code
 
 
@@ -75,8 +55,9 @@ def up(tmp_path: Path) -> Iterator[Any]:
     started: list[Up] = []
 
     def start(*args: str, **env: str) -> Up:
-        clean = {k: v for k, v in os.environ.items() if not k.startswith("ASSEMBLYD_")}
-        clean.update(ASSEMBLYD_STABLE_SECONDS="0.3", ASSEMBLYD_SOURCE_SETTLE_SECONDS="0.1", **env)
+        clean = clean_env(
+            ASSEMBLYD_STABLE_SECONDS="0.3", ASSEMBLYD_SOURCE_SETTLE_SECONDS="0.1", **env
+        )
         u = Up(list(args), clean, tmp_path / f"up-{len(started)}.log")
         started.append(u)
         return u

@@ -6,11 +6,9 @@ from __future__ import annotations
 import contextlib
 import os
 import shutil
-import signal
 import socket
 import stat
 import subprocess
-import sys
 import tempfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -20,6 +18,7 @@ import psutil
 import pytest
 
 from assemblyd.records.status import StatusFile
+from tests.conftest import Daemon, clean_env
 
 # The real app on a loopback port (tests/web's fixtures), for the API's faults.
 from tests.web.conftest import app, project_with, start_app  # noqa: F401
@@ -40,55 +39,6 @@ def short_state() -> Iterator[Path]:
     path = Path(tempfile.mkdtemp(prefix="asm-f-", dir="/tmp"))
     yield path
     shutil.rmtree(path, ignore_errors=True)
-
-
-def clean_env(**extra: str) -> dict[str, str]:
-    """The environment without the suite's ASSEMBLYD_* settings, plus ``extra``."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("ASSEMBLYD_")}
-    env.update(extra)
-    return env
-
-
-class Daemon:
-    """`assemblyd up` (or `watch`) as a process, with its stderr in a file."""
-
-    def __init__(self, args: list[str], env: dict[str, str], log: Path) -> None:
-        self.log_path = log
-        self._log = log.open("w")
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "assemblyd", *args],
-            env=env,
-            stdin=subprocess.DEVNULL,
-            stdout=self._log,
-            stderr=subprocess.STDOUT,
-        )
-
-    @property
-    def log(self) -> str:
-        return self.log_path.read_text(errors="replace")
-
-    def running(self) -> bool:
-        return self.proc.poll() is None
-
-    def tree(self) -> list[psutil.Process]:
-        try:
-            return psutil.Process(self.proc.pid).children(recursive=True)
-        except psutil.NoSuchProcess:
-            return []
-
-    def stop(self, timeout: float = 30) -> int:
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-        try:
-            return self.proc.wait(timeout)
-        finally:
-            self._log.close()
-
-    def kill(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.kill()
-            self.proc.wait(10)
-        self._log.close()
 
 
 @pytest.fixture
