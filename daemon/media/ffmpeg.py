@@ -32,6 +32,11 @@ def version() -> str:
     return out.stdout.splitlines()[0]
 
 
+def reader_cmd(*args: str) -> list[str]:
+    """An ffmpeg that only writes frames to a pipe of ours: no stdin, errors only."""
+    return [binary(), "-nostdin", "-hide_banner", "-loglevel", "error", *args]
+
+
 def run(
     args: Sequence[str],
     *,

@@ -86,15 +86,7 @@ class _Reader:
             target = "pipe:1" if i == 0 else f"pipe:{extra[i - 1][1]}"
             outputs += ["-map", f"[v{i}]", "-frames:v", str(look.segment.frames)]
             outputs += ["-f", "rawvideo", "-pix_fmt", look.pix_fmt, target]
-        cmd = [
-            ffmpeg.binary(),
-            "-nostdin",
-            "-hide_banner",
-            "-loglevel",
-            "error",
-            *reader_graph(looks),
-            *outputs,
-        ]
+        cmd = ffmpeg.reader_cmd(*reader_graph(looks), *outputs)
         try:
             self.proc = subprocess.Popen(
                 cmd,

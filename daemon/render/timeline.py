@@ -36,19 +36,10 @@ class FrameReader:
         self.seg = seg
         self.width, self.height = plan.output.size
         self.size = self.width * self.height * 3
-        cmd = [
-            ffmpeg.binary(),
-            "-nostdin",
-            "-hide_banner",
-            "-loglevel",
-            "error",
+        cmd = ffmpeg.reader_cmd(
             *reader_args(seg, plan, "rgb24", rgb_out=True),
-            "-f",
-            "rawvideo",
-            "-pix_fmt",
-            "rgb24",
-            "pipe:1",
-        ]
+            *("-f", "rawvideo", "-pix_fmt", "rgb24", "pipe:1"),
+        )
         self.proc = subprocess.Popen(
             cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE
         )
