@@ -6,7 +6,7 @@ from __future__ import annotations
 from assemblyd.errors import Notice
 from assemblyd.pipeline.progress import Progress
 from assemblyd.queue import adapter, views
-from assemblyd.queue.jobs import RedisSink, StatusSink
+from assemblyd.queue.sinks import RedisSink, StatusSink
 from assemblyd.records.status import StatusFile
 from assemblyd.states import Stage
 
