@@ -283,7 +283,7 @@ def cmd_status(args: argparse.Namespace) -> int:
     """Redis, workers, watchers and the queue, in one screen. Exit 0 when Redis, a
     watcher and at least one worker are there; 1 when one of them is missing."""
     from .queue.connection import redis_url, shown_url
-    from .queue.views import farm_status
+    from .queue.farm import farm_status
 
     settings = _settings(args)
     farm = farm_status(_connection(settings), settings)

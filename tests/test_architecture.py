@@ -53,6 +53,8 @@ WEB_MAY_IMPORT = {
     "assemblyd.request.model",
     "assemblyd.queue.connection",
     "assemblyd.queue.views",
+    # Redis, watchers, workers and queue depth: read-only, like views.
+    "assemblyd.queue.farm",
     # A job's shots, outputs and pictures from its project.json entry, and its files
     # only as jobfiles clears them: read-only, like views.
     "assemblyd.queue.details",

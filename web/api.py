@@ -14,7 +14,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import FileResponse, JSONResponse, Response
 
-from assemblyd.queue import commands, jobfiles, views
+from assemblyd.queue import commands, farm, jobfiles, views
 from assemblyd.states import TERMINAL, JobState, Stage
 
 from .errors import ApiError
@@ -114,7 +114,7 @@ async def get_export(request: Request) -> Response:
 
 async def healthz(request: Request) -> Response:
     web = web_state(request)
-    health = await run_in_threadpool(views.health, web.conn, web.settings)
+    health = await run_in_threadpool(farm.health, web.conn, web.settings)
     body = {**health, "clients": len(web.hub.subscribers)}
     return JSONResponse(body, status_code=200 if health["redis"] else 503)
 

@@ -37,7 +37,7 @@ from prometheus_client.registry import Collector
 from starlette.requests import Request
 from starlette.responses import Response
 
-from assemblyd.queue import views
+from assemblyd.queue.farm import farm_status
 
 from .state import WebState, web_state
 
@@ -47,7 +47,7 @@ class FarmCollector(Collector):
         self.web = web
 
     def collect(self) -> Iterator[Metric]:
-        farm = views.farm_status(self.web.conn, self.web.settings)
+        farm = farm_status(self.web.conn, self.web.settings)
         queue = farm["queue"]
         up = GaugeMetricFamily("assemblyd_redis_up", "1 if Redis answered this scrape")
         up.add_metric([], 1 if farm["redis"] else 0)

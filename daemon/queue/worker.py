@@ -52,9 +52,9 @@ from . import fanout, signing
 from . import meta as jobmeta
 from .adapter import open_queue
 from .connection import UNREACHABLE, open_redis, redis_url, refusal, shown_url
+from .farm import SETUP_FIELD
 from .functions import AssemblyJob, job_class
 from .functions import refusal as job_refusal
-from .views import SETUP_FIELD
 
 log = logging.getLogger(__name__)
 

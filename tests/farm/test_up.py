@@ -19,7 +19,7 @@ import psutil
 import pytest
 
 from assemblyd.queue.connection import embedded_dir, open_redis
-from assemblyd.queue.views import farm_status
+from assemblyd.queue.farm import farm_status
 from assemblyd.records.status import StatusFile
 from assemblyd.service import Service, cores
 from assemblyd.settings import Settings
