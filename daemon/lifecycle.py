@@ -11,6 +11,7 @@ import re
 import signal
 import socket
 import sys
+from functools import cache
 
 import psutil
 
@@ -29,7 +30,9 @@ def die_with_parent(sig: int = signal.SIGKILL) -> None:
     _libc().prctl(_PR_SET_PDEATHSIG, sig, 0, 0, 0)
 
 
+@cache
 def _libc() -> ctypes.CDLL:
+    # find_library runs ldconfig in a subprocess: once per process is enough.
     return ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
 
 
