@@ -215,11 +215,13 @@ class Soundtrack(threading.Thread):
 
     :meth:`result` waits for it; :meth:`cancel` stops it (the render failed)."""
 
-    def __init__(self, plan: Plan, cache: SegmentCache) -> None:
+    def __init__(self, plan: Plan, cache: SegmentCache, key: str | None = None) -> None:
+        """``key`` is :func:`soundtrack_key` of ``plan`` under ``cache.base``, if the
+        caller has it already (it stats every source)."""
         super().__init__(name="soundtrack", daemon=True)
         self.plan, self.cache = plan, cache
         self.ext = SOUND_EXT[plan.encoder.audio_codec]
-        self.key = soundtrack_key(plan, cache.base)
+        self.key = key if key is not None else soundtrack_key(plan, cache.base)
         self.path: Path | None = None
         self.error: BaseException | None = None
         #: How long it took (0 when it came from the cache).

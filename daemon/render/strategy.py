@@ -107,11 +107,11 @@ def _normalize_together(
     # with the same sound settings share one soundtrack.
     # Keyed once: a key reads the sources' fingerprints, which may change meanwhile
     # (that is caught before publishing, not here).
-    keys = [soundtrack_key(plan) for plan in plans]
+    keys = [soundtrack_key(plan, cache.base) for plan in plans]
     sounds: dict[str, Soundtrack] = {}
     for plan, key in zip(plans, keys, strict=True):
         if key not in sounds:
-            sounds[key] = Soundtrack(plan, cache)
+            sounds[key] = Soundtrack(plan, cache, key)
     try:
         items = normalized(plans, cache, settings, lambda f: on_fraction(SEGMENT_SHARE * f), stats)
         tracks = {key: sound.result() for key, sound in sounds.items()}
