@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import ValidationError
 
+from . import __version__
 from .errors import (
     AssemblyError,
     BadSettings,
@@ -298,7 +299,7 @@ def cmd_status(args: argparse.Namespace) -> int:
 
 
 def _print_status(farm: Any, url: str) -> None:
-    print(f"assemblyd {_version()}")
+    print(f"assemblyd {__version__}")
     print(f"redis     {url}: {'up' if farm['redis'] else 'DOWN'}")
     rq = farm["rq"]
     print(
@@ -322,15 +323,6 @@ def _print_status(farm: Any, url: str) -> None:
         detail = f"threads {threads or 'auto'}" if threads is not None else ""
         doing = f"running {w['job']}" if w["job"] else w["state"]
         print(f"worker    {w['name']}: {doing}" + (f" ({detail})" if detail else ""))
-
-
-def _version() -> str:
-    from importlib.metadata import PackageNotFoundError, version
-
-    try:
-        return version("assemblyd")
-    except PackageNotFoundError:  # pragma: no cover - a bare checkout
-        return "unknown"
 
 
 def cmd_cancel(args: argparse.Namespace) -> int:
@@ -359,7 +351,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--config", type=Path, help="TOML settings file (default: see README)")
     parser.add_argument("--log-level", help="DEBUG, INFO, WARNING or ERROR")
     parser.add_argument("--log-format", choices=["text", "json"], help="json: one object a line")
-    parser.add_argument("--version", action="version", version=f"assemblyd {_version()}")
+    parser.add_argument("--version", action="version", version=f"assemblyd {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     def add(

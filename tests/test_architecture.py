@@ -16,7 +16,8 @@ REPO = Path(__file__).resolve().parents[1]
 #: Source folder -> the import name it installs as (pyproject's package-dir).
 SOURCES = {"daemon": "assemblyd", "web": "assemblyd.web"}
 
-BASE = {"errors", "settings", "states", "stamps", "lifecycle", "timecode", "untrusted"}
+#: "" is the package itself (``assemblyd/__init__.py``): its version and nothing else.
+BASE = {"", "errors", "settings", "states", "stamps", "lifecycle", "timecode", "untrusted"}
 #: Which rooms each room may import from (besides itself). The order is the
 #: architecture: the contract and media at the bottom, the render stage on them,
 #: the pipeline on that, the queue on the pipeline, the watcher and the web app on

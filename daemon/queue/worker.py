@@ -28,7 +28,6 @@ import os
 import signal
 import socket
 import threading
-from importlib.metadata import PackageNotFoundError, version
 from types import TracebackType
 from typing import Any
 
@@ -43,6 +42,7 @@ from rq.serializers import JSONSerializer
 from rq.utils import now
 from rq.worker import SHUTDOWN_SIGNAL
 
+from .. import __version__
 from ..errors import Abandoned, AssemblyError, ForgedJob, InternalError
 from ..render.cache import cache_dir_for
 from ..settings import Settings
@@ -256,19 +256,12 @@ def worker_name_for(pid: int) -> str:
     return f"{socket.gethostname()}.{pid}"
 
 
-def assemblyd_version() -> str:
-    try:
-        return version("assemblyd")
-    except PackageNotFoundError:  # pragma: no cover - running from a bare checkout
-        return "unknown"
-
-
 def setup_of(settings: Settings) -> dict[str, Any]:
     """How this worker is set up, as `assemblyd status` shows it: what it really runs
     with (the log level in force, not only the one asked for)."""
     caches = {str(root): str(cache_dir_for(root / "project", settings)) for root in settings.roots}
     return {
-        "version": assemblyd_version(),
+        "version": __version__,
         "pid": os.getpid(),
         "ffmpeg_threads": settings.ffmpeg_threads,
         "log_level": logging.getLevelName(logging.getLogger().getEffectiveLevel()),
