@@ -21,6 +21,7 @@ import av.error
 from ..errors import ProbeError
 from .info import FIELD_ORDERS, AudioTrack, Colour, Kind, MediaInfo, Orientation
 from .sequence import UNMANAGED_SUFFIXES, Frames, find_frames, frame_path, is_sequence
+from .timecode import start_frame, timecode_tag
 
 # Demuxers that read *other* files or URLs named inside the input. A shot file must
 # be media, not a recipe for fetching media.
@@ -255,6 +256,7 @@ def probe(path: Path, rate: Fraction | None = None) -> MediaInfo:
             extradata=bytes(ctx.extradata or b""),
             video_stream_id=int(video.id or 0),
             first_number=sequence.first if sequence else None,
+            start_timecode=start_frame(timecode_tag(container), frame_rate),
         )
     finally:
         container.close()

@@ -115,9 +115,11 @@ def burnin_filters(seg: Segment, plan: Plan) -> list[str]:
             first, drop = record_start(plan)
             filters.append(_timecode(first + seg.first_frame, rate, drop, burnin, height, row))
         elif burnin.field == "source_timecode":
-            # The source's own timecode at the in point, counting with the picture.
-            source = seg.info.start_timecode or 0
-            at = source + round(Fraction(seg.start) * seg.info.frame_rate)
+            # The source's own timecode at the in point, counting with the picture. Its
+            # start is a frame count on the source's clock: taken to the output's as a
+            # time, so a 25 fps source's 10:00:00:00 still reads 10:00:00:00 at 24.
+            source = Fraction(seg.info.start_timecode or 0) / seg.info.frame_rate
+            at = round((source + Fraction(seg.start)) * rate)
             filters.append(_timecode(at, rate, False, burnin, height, row))
         elif burnin.field == "frame":
             counter = f"%{{eif:n+{seg.first_frame}:d}}"

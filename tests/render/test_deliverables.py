@@ -171,6 +171,38 @@ def test_the_frame_counter_and_record_timecode_count_every_frame(
     assert [corpus.read_code(f[:, : SIZE[0] // 2]) for f in frames[:1]] != [None]
 
 
+@pytest.mark.parametrize("engine", ["normalize", "moviepy"])
+def test_the_source_timecode_is_the_sources_own(project: Path, engine: str) -> None:
+    """A camera file that starts at 01:00:10:00, cut in 1 s after its start: its
+    burnt-in source timecode reads 01:00:11:00 on the first frame and counts on."""
+    source = project / "shots" / "a.mp4"
+    camera = project / "shots" / "cam.mp4"
+    subprocess.run(
+        [binary(), "-v", "error", "-i", str(source), "-c", "copy", "-map", "0",
+         "-timecode", "01:00:10:00", str(camera)],
+        check=True,
+    )  # fmt: skip
+    burnins = [{"field": "source_timecode", "position": "bottom_left", "size": 0.1}]
+    doc = request(
+        project,
+        shots=[{"path": "shots/cam.mp4", "in": 1.0}],
+        output={**BASE, "burnins": burnins},
+        engine=engine,
+    )
+    frames = frames_rgb(assemble(doc, Settings()).export)
+    assert len(frames) == 24
+    clocks = timecode_drawn("01:00:11:00")
+    right = drawn_by_ffmpeg(clocks, 24)
+    # What a clock that ignored the file's own start would show: frames differ only in
+    # the hours and minutes, which read_back's nearest match alone would not notice.
+    wrong = drawn_by_ffmpeg(timecode_drawn("00:00:01:00"), 24)
+    box = text_box(right + wrong)
+    assert read_back(frames, clocks, box, 24) == list(range(24))
+    for frame, r, w in zip(frames, right, wrong, strict=True):
+        shown = glyphs(frame, box)
+        assert (shown != glyphs(r, box)).sum() < (shown != glyphs(w, box)).sum() / 2
+
+
 def test_text_burn_ins_sit_in_their_places(project: Path) -> None:
     burnins = [
         {"field": "text", "text": "CONFIDENTIAL: ACME", "position": "bottom_center", "size": 0.08},
