@@ -298,11 +298,7 @@ def all_jobs(conn: Redis, settings: Settings) -> list[Job]:
         ids += registry.get_job_ids(cleanup=False)
     # Whatever is in Redis is untrusted: an id no job could have is skipped, and so
     # is a job whose stored data cannot be read.
-    wanted = [i for i in dict.fromkeys(ids) if valid_job_id(i)]
-    try:
-        jobs = Job.fetch_many(wanted, connection=conn, serializer=JSONSerializer)
-    except (ValueError, TypeError, KeyError, UnicodeDecodeError):
-        jobs = [_fetch_or_none(conn, i) for i in wanted]
+    jobs = _fetch_many(conn, list(dict.fromkeys(ids)))
     return [j for j in jobs if j is not None and not is_piece(j)]
 
 
@@ -311,18 +307,3 @@ def _fetch_or_none(conn: Redis, job_id: str) -> Job | None:
         return fetch(conn, job_id)
     except (JobNotFound, ValueError, TypeError, KeyError, UnicodeDecodeError):
         return None
-
-
-def list_views(
-    conn: Redis, settings: Settings, state: str | None = None, project: str | None = None
-) -> list[JobView]:
-    """Every job, newest first, optionally of one state and whose project contains
-    ``project``: page after page (for scripts that want them all)."""
-    views: list[JobView] = []
-    cursor: index.Cursor | None = None
-    while True:
-        page = list_page(conn, settings, state, project, cursor, MAX_PAGE)
-        views += page["jobs"]
-        if page["next"] is None:
-            return views
-        cursor = index.Cursor.parse(page["next"])
