@@ -120,17 +120,12 @@ class AssemblyWorker(Worker):
         """RQ files a stopped job with the failures; a stop is how we cancel a running
         job, so it goes to RQ's canceled registry instead."""
         self._stopped_job_id = None
-        job.ended_at = now()
         log.info("worker %s: job %s stopped on request: canceled", self.name, job.id)
         try:
             execute_stopped_callback(job, self.death_penalty_class)  # ours, signed only
         except Exception:
             log.exception("job %s: its stop hook failed", job.id)
-        with self.connection.pipeline() as pipe:
-            self.cleanup_execution(job, pipeline=pipe, execution=execution)
-            pipe.execute()
-        _cancel_in_rq(job)
-        self._release_slot_safely(job)
+        self._end_canceled(job, execution)
 
     def _finalize_failure(
         self,
@@ -145,14 +140,19 @@ class AssemblyWorker(Worker):
         exc = exc_info[1]
         if isinstance(exc, Abandoned) and exc.state == JobState.CANCELED:
             log.info("worker %s: job %s stopped itself: canceled", self.name, job.id)
-            job.ended_at = now()
-            with self.connection.pipeline() as pipe:
-                self.cleanup_execution(job, pipeline=pipe, execution=execution)
-                pipe.execute()
-            _cancel_in_rq(job)
-            self._release_slot_safely(job)
+            self._end_canceled(job, execution)
             return
         super()._finalize_failure(job, queue, execution, exc_info)
+
+    def _end_canceled(self, job: Job, execution: Execution) -> None:
+        """End ``job``'s run in RQ as canceled: out of the started registry, into the
+        canceled one, its rate-limit slot (if any) given back."""
+        job.ended_at = now()
+        with self.connection.pipeline() as pipe:
+            self.cleanup_execution(job, pipeline=pipe, execution=execution)
+            pipe.execute()
+        _cancel_in_rq(job)
+        self._release_slot_safely(job)
 
     def kill_horse(self, sig: signal.Signals = SHUTDOWN_SIGNAL) -> None:
         """RQ's, except with no horse: ``os.getpgid(0)`` is this worker's own process
@@ -189,11 +189,7 @@ class AssemblyWorker(Worker):
                 self._settling = False
             return True
         if state == JobState.CANCELED:
-            job.ended_at = now()
-            with self.connection.pipeline() as pipe:
-                self.cleanup_execution(job, pipeline=pipe, execution=execution)
-                pipe.execute()
-            _cancel_in_rq(job)
+            self._end_canceled(job, execution)
             return False
         error = job.meta.get("error") if isinstance(job.meta, dict) else None
         ended: AssemblyError
