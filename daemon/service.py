@@ -92,7 +92,6 @@ class Service:
         self.redis_deaths: list[float] = []
         self.respawns = 0  # workers replaced (for tests and logs)
         self._started: list[float] = []
-        self._pause: list[float] = []
         self._respawn_at: list[float] = []
         self._young_deaths: list[int] = []
         self._crashes: list[int] = []  # young deaths in a row, not killed from outside
@@ -148,7 +147,6 @@ class Service:
             self.workers = [self._spawn_worker(url) for _ in range(self.worker_count)]
             now = time.monotonic()
             self._started = [now] * self.worker_count
-            self._pause = [0.0] * self.worker_count
             self._respawn_at = [0.0] * self.worker_count
             self._young_deaths = [0] * self.worker_count
             self._crashes = [0] * self.worker_count
@@ -250,13 +248,13 @@ class Service:
                     self.stop_event.set()
                     return
                 pause = first * 2 ** (self._young_deaths[i] - 1) if young else 0.0
-                self._pause[i] = min(pause, WORKER_PAUSE_MAX)
-                self._respawn_at[i] = now + self._pause[i]
+                pause = min(pause, WORKER_PAUSE_MAX)
+                self._respawn_at[i] = now + pause
                 log.error(
                     "worker %s exited with %s; starting another%s",
                     proc.pid,
                     proc.returncode,
-                    f" in {self._pause[i]:.1f} s" if self._pause[i] else "",
+                    f" in {pause:.1f} s" if pause else "",
                 )
             if now >= self._respawn_at[i]:
                 self.workers[i] = self._spawn_worker(url)
