@@ -49,12 +49,15 @@ def xml_root(path: Path) -> str | None:
     parser: ET.XMLPullParser[ET.Element] = ET.XMLPullParser(events=("start",))
     try:
         parser.feed(head)
+        # The pull parser hands its syntax errors over in turn with the events: a
+        # root element before the first error still counts, a file that is not XML
+        # at all is not a timeline (never an exception for the watcher).
+        for event in parser.read_events():
+            element = event[-1] if isinstance(event, tuple) else None
+            if isinstance(element, ET.Element):
+                return str(element.tag).rpartition("}")[2]
     except ET.ParseError:
         return None
-    for event in parser.read_events():
-        element = event[-1] if isinstance(event, tuple) else None
-        if isinstance(element, ET.Element):
-            return str(element.tag).rpartition("}")[2]
     return None
 
 

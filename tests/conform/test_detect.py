@@ -29,6 +29,8 @@ def test_samples_are_timelines(name: str) -> None:
         ("grade.xml", "<?xml version='1.0'?><ColorDecisionList/>", False),
         ("library.xml", "<fcpxml version='1.9'/>", False),  # FCPXML goes by .fcpxml
         ("broken.xml", "<xmem", False),
+        ("notes.xml", "TITLE: not XML at all\n001 A V C\n", False),  # no exception either
+        ("cut-short.xml", "<xmeml version='5'><sequence>", True),  # still being written
         ("notes.txt", "", False),
         ("assembly.json", "{}", False),
         (".cut.edl", "", False),  # hidden: an editor's temporary file
