@@ -28,12 +28,13 @@ from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
 
-from ..errors import Notice, ProbeError, Problem, ValidationFailed
+from ..errors import Notice, ProbeError, Problem, UnsafeInput, ValidationFailed
 from ..media.info import MediaInfo
 from ..media.probe import probe
 from ..media.timecode import read_start_timecode
 from ..settings import Settings
 from ..timecode import TimecodeError, from_frame, to_frame
+from ..untrusted import read_regular
 from . import edl
 from .detect import format_of
 from .find import ClipRef, Found, MediaIndex
@@ -108,7 +109,15 @@ class _Reader:
             )
         fmt, adapter, _ = found
         try:
-            loaded = self._load_edl(source, adapter, rate) if fmt == "edl" else None
+            # Bounded and regular files only, as a request is: a timeline named by an
+            # assembly.json was not read at the door, and an adapter reads all it is given.
+            data = read_regular(source, self.settings.max_timeline_bytes)
+        except UnsafeInput as exc:
+            raise self.fail(exc.code, f"the timeline {exc.reason}") from None
+        except OSError as exc:
+            raise self.fail("unreadable", f"the timeline cannot be read: {exc}") from None
+        try:
+            loaded = self._load_edl(source, data, adapter, rate) if fmt == "edl" else None
             if loaded is None:
                 loaded = load(source, fmt, adapter, Fraction(24))
         except Unreadable as exc:
@@ -136,8 +145,8 @@ class _Reader:
             warnings=self.notices,
         )
 
-    def _load_edl(self, source: Path, adapter: str, asked: Fraction | None) -> Loaded:
-        prepared = edl.prepare(edl.decode(source.read_bytes()))
+    def _load_edl(self, source: Path, data: bytes, adapter: str, asked: Fraction | None) -> Loaded:
+        prepared = edl.prepare(edl.decode(data))
         candidates = edl.candidate_rates(prepared)
         if not candidates:
             raise Unreadable(

@@ -125,6 +125,23 @@ def test_an_xml_that_is_not_fcp7_is_not_a_timeline(
     assert [c for c, _, _ in found] == ["unsupported_timeline"]
 
 
+@pytest.mark.parametrize("name", ["big.edl", "big.otio", "big.xml"])
+def test_a_timeline_over_max_timeline_bytes_is_not_read(
+    place: Callable[..., Path], studio: Path, settings: Settings, name: str
+) -> None:
+    """A timeline that a request names (not read at the door, as a dropped one is)
+    is held to the same bound before any adapter reads it."""
+    small = settings.model_copy(update={"max_timeline_bytes": 1000})
+    text = (
+        f"<xmeml version='5'><!-- {'x' * 2000} --></xmeml>"
+        if name.endswith(".xml")
+        else RANGES * 10
+    )
+    found = problems_of(place(name, text), studio, small)
+    assert [(code, where) for code, where, _ in found] == [("too_large", f"edit/{name}")]
+    assert "larger than 1000 bytes" in found[0][2]
+
+
 def test_two_spellings_of_an_event_number(
     place: Callable[..., Path], studio: Path, settings: Settings
 ) -> None:
