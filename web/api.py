@@ -12,11 +12,12 @@ from typing import Any
 
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
-from starlette.responses import FileResponse, JSONResponse, Response
+from starlette.responses import JSONResponse, Response
 
 from assemblyd.queue import commands, farm, jobfiles, views
 from assemblyd.states import TERMINAL, JobState, Stage
 
+from .details import OpenedFileResponse
 from .errors import ApiError
 from .state import WebState, web_state
 
@@ -101,15 +102,18 @@ async def get_export(request: Request) -> Response:
         raise ApiError(409, "export_not_ready", f"job {view['id']} has no export: {why}")
     # Only the job's own export, inside its project's exports/ (and the project in a
     # watch root): a tampered meta in Redis must not turn this into a way to read any file.
-    path = jobfiles.meta_export(view, web.settings)
-    if path is None:
+    # Opened and checked by its descriptor, as the job page's files are: a link
+    # swapped in after the check is not followed.
+    opened = await run_in_threadpool(jobfiles.open_meta_export, view, web.settings)
+    if opened is None:
         raise ApiError(
             404,
             "export_missing",
             f"{view['export']} is no longer in {view['project']}; it was moved or deleted",
         )
-    disposition = "attachment" if request.query_params.get("download") else "inline"
-    return FileResponse(path, filename=path.name, content_disposition_type=disposition)
+    return OpenedFileResponse(
+        opened, download=bool(request.query_params.get("download")), cache=None
+    )
 
 
 async def healthz(request: Request) -> Response:

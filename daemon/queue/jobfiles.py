@@ -101,12 +101,11 @@ def servable(project: Path | None, named: object, kind: FileKind) -> str | None:
     return named
 
 
-def meta_export(view: JobView, settings: Settings) -> Path | None:
+def open_meta_export(view: JobView, settings: Settings) -> OpenedFile | None:
     """The export the job's meta names (its first, at the address it has always
-    had), if that is where an export belongs."""
+    had), opened, if that is where an export belongs; else None."""
     project = project_folder(view, settings)
-    found = _resolve(project, view["export"], "export") if project else None
-    return found[0] if found else None
+    return _open(project, view["export"], "export") if project else None
 
 
 def open_file(view: JobView, settings: Settings, kind: FileKind, index: int) -> OpenedFile | None:
@@ -117,7 +116,13 @@ def open_file(view: JobView, settings: Settings, kind: FileKind, index: int) -> 
     rec = record(view, settings)
     if rec.project is None or rec.entry is None:
         return None
-    found = _resolve(rec.project, _named(rec.entry, kind, index), kind)
+    return _open(rec.project, _named(rec.entry, kind, index), kind)
+
+
+def _open(project: Path, named: object, kind: FileKind) -> OpenedFile | None:
+    """``named`` opened, if it is a ``kind`` file where one belongs in ``project``, and
+    is still there (no link, no swapped folder) once open."""
+    found = _resolve(project, named, kind)
     if found is None:
         return None
     real, media_type = found
@@ -131,7 +136,7 @@ def open_file(view: JobView, settings: Settings, kind: FileKind, index: int) -> 
         # What was opened, by the descriptor: a folder swapped for a link between
         # the check above and the open would show here.
         opened = _fd_path(fd) or real
-        folder = rec.project / _KINDS[kind][0]
+        folder = project / _KINDS[kind][0]
         if stat.S_ISREG(st.st_mode) and _placed(opened, folder):
             return OpenedFile(fd, real, st, media_type)
     except OSError:

@@ -440,3 +440,25 @@ def test_a_link_swapped_in_after_the_check_is_not_followed(app, deliver, tmp_pat
 
     monkeypatch.setattr(jobfiles, "_resolve", swap_folder_after_check)
     assert jobfiles.open_file(view, app.web.settings, "sheet", 0) is None
+
+
+def test_the_export_route_serves_what_it_opened_too(app, deliver, tmp_path, monkeypatch):
+    """`GET /exports/{id}` (the job's first export, by its meta) goes through the same
+    open-and-recheck: an export swapped for a link after the check is not served."""
+    done = deliver("show/seq047")
+    secret = tmp_path / "secret.mp4"
+    secret.write_bytes(SECRET)
+    assert app.http.get(f"{API}/exports/{done.job_id}").status_code == 200
+    checked = jobfiles._resolve
+
+    def swap_file_after_check(project: Path, named: object, kind: Any) -> Any:
+        found = checked(project, named, kind)
+        assert found is not None
+        found[0].unlink()
+        found[0].symlink_to(secret)
+        return found
+
+    monkeypatch.setattr(jobfiles, "_resolve", swap_file_after_check)
+    answer = app.http.get(f"{API}/exports/{done.job_id}")
+    assert answer.status_code == 404, answer.text
+    assert SECRET not in answer.content
