@@ -146,8 +146,6 @@ export_poster = _serve("poster")
 export_sheet = _serve("sheet")
 export_timeline = _serve("timeline")
 shot_thumbnail = _serve("thumbnail")
-#: The job's poster for the job list: its first output's.
-job_poster = _serve("poster")
 
 
 def routes(api: str) -> list[Route]:
@@ -156,7 +154,8 @@ def routes(api: str) -> list[Route]:
     export = f"{job}/exports/{{n:int}}"
     return [
         Route(f"{job}/details", job_details, methods=["GET"]),
-        Route(f"{job}/poster", job_poster, methods=["GET"]),
+        # The job's poster for the job list: its first output's (n defaults to 0).
+        Route(f"{job}/poster", export_poster, methods=["GET"]),
         Route(export, export_file, methods=["GET"], name=ROUTES["export"]),
         Route(f"{export}/poster", export_poster, methods=["GET"], name=ROUTES["poster"]),
         Route(f"{export}/sheet", export_sheet, methods=["GET"], name=ROUTES["sheet"]),

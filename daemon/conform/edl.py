@@ -35,7 +35,7 @@ _TIMECODE = re.compile(r"^\d{1,2}[:;.]\d{2}[:;.]\d{2}[:;.,]\d{2,3}$")
 _FRAMES_ONLY = re.compile(r"^\d+$")
 _TAGGED = re.compile(rf"^{TAG} (\d+)$")
 _BLACK = {"BL", "BLACK"}
-_HEADER_KEEP = ("TITLE:", "FCM", "SPLIT")
+_HEADER_KEEP = ("FCM", "SPLIT")
 #: The rates an EDL may be at, in the order they are preferred when its timecodes
 #: and media leave a choice.
 STANDARD_RATES = [FRAME_RATES[r] for r in (24, 23.976, 25, 29.97, 30, 50, 59.94, 60, 48)]

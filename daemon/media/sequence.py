@@ -13,8 +13,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 _PLACEHOLDER = re.compile(r"%(0?)(\d*)d")
-#: Still-image formats FFmpeg reads that make sense as plates or cards.
-STILL_SUFFIXES = frozenset({".png", ".jpg", ".jpeg", ".tif", ".tiff", ".dpx", ".bmp", ".webp"})
 #: Scene-linear, colour-managed formats: reading them without an OCIO transform would
 #: give wrong colours, so they are refused rather than guessed at.
 UNMANAGED_SUFFIXES = frozenset({".exr", ".hdr"})

@@ -70,7 +70,7 @@ def _shot_segments(
             segments.append(segment_for(shot, output, encoder, cursor, want_copy))
             cursor += segments[-1].frames
     if want_copy:
-        segments = same_parameter_sets(segments, [seg.info for seg in segments])
+        segments = same_parameter_sets(segments)
     return segments
 
 

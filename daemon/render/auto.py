@@ -91,12 +91,12 @@ def copy_mismatch(
     return ""
 
 
-def same_parameter_sets(segments: list[Segment], infos: list[MediaInfo]) -> list[Segment]:
+def same_parameter_sets(segments: list[Segment]) -> list[Segment]:
     """Shots that each match the output can only be copied together if they share
     their H.264 parameter sets (and the stream id the join picks the picture by)."""
     if any(s.mismatch for s in segments):
         return segments
-    if len({(i.extradata, i.video_stream_id) for i in infos}) <= 1:
+    if len({(s.info.extradata, s.info.video_stream_id) for s in segments}) <= 1:
         return segments
     reason = "shots come from different encoders (their H.264 parameter sets differ)"
     return [replace(s, mismatch=reason) for s in segments]

@@ -35,8 +35,6 @@ class Encoder:
     bitrate: str | None
     audio_codec: str
     audio_bitrate: str | None
-    #: Extension of MoviePy's intermediate audio file; it must suit the audio codec.
-    audio_ext: str
     extra: list[str] = field(default_factory=list)
     #: Options of the audio encoder.
     audio_extra: list[str] = field(default_factory=list)
@@ -60,7 +58,6 @@ def encoder_for(output: OutputSettings, settings: Settings) -> Encoder:
             bitrate=None,
             audio_codec="pcm_s24le",
             audio_bitrate=None,
-            audio_ext="wav",
             extra=["-profile:v", "3", "-vendor", "apl0"],
         )
     return Encoder(
@@ -70,7 +67,6 @@ def encoder_for(output: OutputSettings, settings: Settings) -> Encoder:
         bitrate=output.bitrate,
         audio_codec="aac",
         audio_bitrate=settings.audio_bitrate,
-        audio_ext="m4a",
         extra=["-movflags", "+faststart"],
         audio_extra=[] if output.quality_preset == "high" else ["-aac_coder", "fast"],
     )
