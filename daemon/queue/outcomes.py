@@ -38,7 +38,7 @@ from . import fanout, stats, webhooks
 from . import meta as jobmeta
 from .adapter import fetch
 from .connection import UNREACHABLE, retrying
-from .events import announce
+from .events import publish
 from .views import view
 
 log = logging.getLogger(__name__)
@@ -89,7 +89,7 @@ def mark_ended(
     def meta_change(meta: jobmeta.Meta) -> jobmeta.Meta:
         progress = _percent(meta.get("progress"))
         fan = meta.get("fanout")
-        if isinstance(fan, dict) and not meta.get("joined_by"):
+        if state != JobState.FINISHED and isinstance(fan, dict) and not meta.get("joined_by"):
             # Its parts' progress, kept: the bar stops where it was, not where the
             # hand-off left it (the parts' hash goes away with them).
             done = fanout.parts_done(job.connection, job.id)
@@ -116,10 +116,11 @@ def mark_ended(
     if isinstance(job.meta.get("fanout"), dict):
         fanout.forget_progress(job.connection, job.id)
     _record_files(job, settings, path, state, record, exports, finished_at, error)
-    announce(job)
+    final = view(job)
+    publish(job.connection, final)
     if not job.meta.get("parent"):  # a request's end, not a piece's
         stats.ended(job.connection, job.origin, state)
-        webhooks.announce_end(job.connection, job.origin, view(job))
+        webhooks.announce_end(job.connection, job.origin, final)
 
 
 def _percent(value: object) -> float:
