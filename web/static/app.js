@@ -242,14 +242,8 @@ $("#search").addEventListener("input", (ev) => {
 });
 
 // ---------------------------------------------------------------- live updates
-function setLive(state, text) {
-  const pill = $("#live");
-  pill.dataset.state = state;
-  pill.textContent = text;
-}
 function connect() {
   openLive({
-    onLink: setLive,
     onMessage(msg) {
       if (msg.type === "snapshot") snapshot(msg.jobs, msg.next);
       else if (msg.type === "update") msg.jobs.forEach(upsert);

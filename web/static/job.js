@@ -273,11 +273,6 @@ async function loadDetails() {
 }
 
 // ---------------------------------------------------------------- live
-function setLive(state, text) {
-  const pill = $("#live");
-  pill.dataset.state = state;
-  pill.textContent = text;
-}
 let reading = null;
 function refreshDetails() { // at most one read at a time; the last change wins
   if (reading) { reading.again = true; return; }
@@ -299,4 +294,4 @@ function onMessage(msg) {
 }
 
 setInterval(() => { if (view && !states.terminal.has(view.state)) tick(); }, 1000);
-if (await loadStates() && await loadDetails()) openLive({ job: jobId, onMessage, onLink: setLive });
+if (await loadStates() && await loadDetails()) openLive({ job: jobId, onMessage });

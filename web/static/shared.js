@@ -67,10 +67,18 @@ export function newer(a, b) { // is view a a later state than view b? (mirrors w
     ((rank[a.state] || 0) === (rank[b.state] || 0) && (a.progress || 0) >= (b.progress || 0));
 }
 
+// The page's "live" pill (#live): the link's state, shown.
+function setLive(state, text) {
+  const pill = $("#live");
+  pill.dataset.state = state;
+  pill.textContent = text;
+}
+
 // The live feed over the WebSocket: every message goes to onMessage, the link's
-// state to onLink(state, text). Reconnects with a growing pause; a refused
-// handshake looks like any drop, so after two it asks whether we are signed out.
-export function openLive({ job = null, onMessage, onLink }) {
+// state to onLink(state, text) (by default the page's #live pill). Reconnects with a
+// growing pause; a refused handshake looks like any drop, so after two it asks
+// whether we are signed out.
+export function openLive({ job = null, onMessage, onLink = setLive }) {
   let retry = 0;
   const scheme = location.protocol === "https:" ? "wss" : "ws";
   const query = job ? `?job=${encodeURIComponent(job)}` : "";
