@@ -6,7 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from assemblyd.conform.detect import is_timeline_file
+from assemblyd.conform.detect import FORMATS, is_timeline_file
+from assemblyd.request.model import TIMELINE_SUFFIXES
 from tests.conform.conftest import SAMPLES
 
 
@@ -41,3 +42,10 @@ def test_files(tmp_path: Path, name: str, text: str, timeline: bool) -> None:
     path = tmp_path / name
     path.write_text(text)
     assert is_timeline_file(path) is timeline
+
+
+def test_the_request_model_names_the_same_timeline_kinds() -> None:
+    """request/ sits below conform/ and cannot import its table: the two lists of
+    suffixes (what a request's "timeline" may name, what the watcher takes as one)
+    are kept equal here."""
+    assert sorted(FORMATS) == sorted(TIMELINE_SUFFIXES)
