@@ -30,6 +30,7 @@ from ..lifecycle import owner_gone
 from ..pipeline.publish import PARTIAL_MARK, exports_dir
 from ..records.project import PROJECT_FILE, ProjectFile
 from ..render.cache import CACHE_DIR_NAME
+from ..render.normalize import ENCODE_PREFIX
 from ..settings import Settings
 from ..stamps import now_iso
 from ..states import TERMINAL, JobState
@@ -41,6 +42,10 @@ log = logging.getLogger(__name__)
 _PARTIAL = re.compile(r"^\..*\.(?P<run>[A-Za-z0-9_-]+)" + re.escape(PARTIAL_MARK))
 _JSON_TEMP = re.compile(r"^\..+\.(?P<tag>[A-Za-z0-9]+-[0-9]+)\.[A-Za-z0-9_]+\.tmp$")
 _CACHE_TEMP = re.compile(r"^\.[0-9a-f]+\.(?P<tag>[A-Za-z0-9-]+)\.tmp\.[A-Za-z0-9]+$")
+#: An encoder's folder of segments in the making (render/normalize.py).
+_ENCODE_TEMP = re.compile(
+    "^" + re.escape(ENCODE_PREFIX) + r"(?P<tag>[A-Za-z0-9]+-[0-9]+)\.[A-Za-z0-9_]+$"
+)
 
 
 class Liveness:
@@ -115,9 +120,15 @@ def sweep_project(
 
 
 def sweep_cache(folder: Path, settings: Settings) -> list[Path]:
-    """Remove segments that dead processes were writing into the cache."""
+    """Remove segments that dead processes were writing into the cache: their
+    temporary entries, and the folders their encoders wrote segments into."""
     removed: list[Path] = []
     for sub in _listing(folder):
+        encoding = _ENCODE_TEMP.match(sub.name)
+        if encoding and sub.is_dir() and not sub.is_symlink():
+            if _stale(sub, encoding["tag"], settings) and _remove(sub):
+                removed.append(sub)
+            continue
         if len(sub.name) != 2 or not sub.is_dir():
             continue
         for entry in _listing(sub):

@@ -39,12 +39,16 @@ from pathlib import Path
 from typing import IO
 
 from ..errors import RenderError
+from ..lifecycle import process_tag
 from ..media import ffmpeg
 from ..settings import Settings
 from .cache import SegmentCache
 from .join import ConcatItem
 from .model import Plan, Segment, SegmentStats
 from .picture import BT709_TAGS, Look, reader_graph
+
+#: The folder an encoder writes its segments into, in the cache: ".encode.<owner>.<random>".
+ENCODE_PREFIX = ".encode."
 
 #: Bytes per pixel of the raw frames passed from readers to the encoder.
 _BYTES_PER_PIXEL = {"yuv420p": 1.5, "yuv422p10le": 4.0}
@@ -227,8 +231,9 @@ def encode_together(
     try:
         for target in targets:
             target.cache.folder.mkdir(parents=True, exist_ok=True)
-            # Beside the entries (same filesystem: renamed into place), hidden, per process.
-            prefix = f".encode.{os.getpid()}."
+            # Beside the entries (same filesystem: renamed into place), hidden, named
+            # after its owner: the sweep removes a dead process's (queue/housekeeping.py).
+            prefix = f"{ENCODE_PREFIX}{process_tag()}."
             folders.append(Path(tempfile.mkdtemp(prefix=prefix, dir=target.cache.folder)))
         encoders = [
             _Encoder(_encoder(t.plan, t.work, folder, settings), on_fraction if i == 0 else None)

@@ -42,8 +42,18 @@ def _project(root: Path, media: Path, name: str) -> Path:
 
 
 def cache_temps(root: Path) -> set[Path]:
-    """Temporary segments anywhere in a segment cache under ``root``."""
-    return {p for p in root.rglob(".*.tmp.*") if ".assemblyd-cache" in p.parts}
+    """What a segment cache under ``root`` holds mid-write: temporary entries (the
+    soundtrack's), and the folders encoders write their segments into."""
+    return {
+        p
+        for p in root.rglob(".*")
+        if ".assemblyd-cache" in p.parts and (".tmp." in p.name or p.name.startswith(".encode."))
+    }
+
+
+def encoding(root: Path) -> set[Path]:
+    """The folders of segments being encoded, in a cache under ``root``."""
+    return {p for p in cache_temps(root) if p.name.startswith(".encode.")}
 
 
 def partials(root: Path) -> set[Path]:
@@ -98,7 +108,9 @@ def test_sigkill_of_up_leaves_nothing_after_the_next_start(daemon, root, media, 
         90,
         "the render to start",
     )
-    left = wait_for(lambda: cache_temps(root), 60, "a segment being encoded")
+    # The encoder's folder lasts the whole encode (a soundtrack's temporary file may
+    # be done before the kill lands, so it proves nothing).
+    left = wait_for(lambda: encoding(root), 60, "a segment being encoded")
     d.kill()  # SIGKILL: no cleanup at all
     assert cache_temps(root) & left  # what a killed encoder leaves
 
