@@ -221,16 +221,24 @@ def execute(prepared: Prepared, settings: Settings, progress: Progress | None = 
             for partial in partials:
                 partial.unlink(missing_ok=True)
         outputs = [
-            _extras(prepared, Delivered(export, report, plan, made), progress)
+            Delivered(export, report, plan, made)
             for export, report, plan, made in zip(published, reports, plans, stats, strict=True)
         ]
-        try:
-            prepared.journal.finished(outputs, watch.seconds)
-        except OSError as exc:
-            # Published: the project was moved just after. The exports went with it.
-            log.warning("%s: published, but project.json could not be updated: %s", outputs, exc)
+        # Recorded as soon as it is out: a worker that dies from here on (making the
+        # pictures) has done its work all the same, and the reaper reads it here.
+        _record_finished(prepared, outputs)
+        outputs = [_extras(prepared, out, progress) for out in outputs]
+        _record_finished(prepared, outputs)  # with the pictures and the timeline
     progress.finish()
     return Result(prepared.run_id, outputs, watch.seconds)
+
+
+def _record_finished(prepared: Prepared, outputs: list[Delivered]) -> None:
+    try:
+        prepared.journal.finished(outputs, prepared.watch.seconds)
+    except OSError as exc:
+        # Published: the project was moved just after. The exports went with it.
+        log.warning("%s: published, but project.json could not be updated: %s", outputs, exc)
 
 
 def _extras(prepared: Prepared, out: Delivered, progress: Progress) -> Delivered:

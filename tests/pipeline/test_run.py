@@ -122,3 +122,29 @@ def test_an_existing_export_is_never_overwritten(project, add_shot, write_reques
     assert [first.name, second.name, third.name] == ["cut.mp4", "cut-2.mp4", "cut-3.mp4"]
     assert first.stat().st_ino == before.st_ino and first.stat().st_mtime == before.st_mtime
     assert len(json.loads((project / "project.json").read_text())["assemblies"]) == 3
+
+
+def test_a_run_is_recorded_finished_before_its_pictures_are_made(
+    project, add_shot, write_request, settings, monkeypatch
+):
+    """The export is out before the pictures are made (a second or two for a long
+    cut): a worker killed in between has done its work, and the reaper can tell from
+    project.json. It used to be recorded only after them, so such a job ended
+    worker_died with its export published."""
+    from assemblyd.pipeline import run
+    from assemblyd.queue.outcomes import _published
+
+    request = write_request([add_shot("wide24.mp4")], {"resolution": "320x180"}, name="seq012")
+    seen = []
+    make_pictures = run.make_pictures
+
+    def while_making_pictures(export, plan):  # type: ignore[no-untyped-def]
+        (entry,) = json.loads((project / "project.json").read_text())["assemblies"]
+        seen.append((entry["status"], _published(request, entry["id"])))
+        return make_pictures(export, plan)
+
+    monkeypatch.setattr(run, "make_pictures", while_making_pictures)
+    assemble(request, settings)
+    assert seen == [("finished", "exports/seq012.mp4")]
+    (entry,) = json.loads((project / "project.json").read_text())["assemblies"]
+    assert entry["outputs"][0]["poster"] == "exports/.thumbs/seq012.mp4.poster.jpg"
